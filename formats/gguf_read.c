@@ -1,0 +1,2 @@
+/* GGUF reader: being written. */
+#include "quant_gguf.h"

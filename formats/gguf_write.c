@@ -1,0 +1,2 @@
+/* GGUF writer: being written. */
+#include "quant_gguf.h"

@@ -1,0 +1,2 @@
+#include "testutil.h"
+int testutil_placeholder;
