@@ -27,7 +27,7 @@ int tu_run(const char *cmdline, char **out, char **err);
 /* Same, with "<quant exe> " prepended to args. */
 int tu_run_quant(const char *args, char **out, char **err);
 
-/* A list of vector files: sorted basenames of <shared>/vectors/*.gguf. */
+/* A list of vector files: sorted basenames of the .gguf files in <shared>/vectors. */
 typedef struct tu_name_list {
     char **names;
     int count;
