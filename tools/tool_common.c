@@ -1,0 +1,162 @@
+/* Code shared by the quant subcommands. */
+#include "tool_common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void vreport(const char *command, const char *kind, const char *fmt, va_list ap) {
+    fflush(stdout);
+    fprintf(stderr, "quant %s: %s", command, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void tool_error(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(command, "error: ", fmt, ap);
+    va_end(ap);
+}
+
+void tool_warn(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(command, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+bool tool_parse_int(const char *text, long long min, long long max, long long *out) {
+    if (!text || !*text)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool tool_parse_size(const char *text, uint64_t *out) {
+    if (!text || !*text)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || v <= 0)
+        return false;
+    double scale = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': scale = 1024.0; end++; break;
+    case 'm': case 'M': scale = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': scale = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': scale = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: return false;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0' || v * scale > 1.8e19)
+        return false;
+    *out = (uint64_t)(v * scale);
+    return *out > 0;
+}
+
+int tool_parse_type(const char *command, const char *text) {
+    int type = lq_type_from_name(text);
+    if (type >= 0)
+        return type;
+    tool_error(command, "unknown type '%s'; valid types:", text);
+    int column = 0;
+    for (int i = 0; i < lq_type_count(); i++) {
+        const lq_type_info *info = lq_type_at(i);
+        if (!(lq_type_caps(info->type) & LQ_CAP_ENCODE))
+            continue;
+        column += fprintf(stderr, "%s%s", column ? " " : "  ", info->name);
+        if (column > 70) {
+            fputc('\n', stderr);
+            column = 0;
+        }
+    }
+    if (column)
+        fputc('\n', stderr);
+    return -1;
+}
+
+int tool_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+typedef struct parallel_job {
+    tool_task_fn fn;
+    void *ctx;
+    int64_t ntasks;
+    atomic_llong next;
+} parallel_job;
+
+static void *parallel_worker(void *arg) {
+    parallel_job *job = arg;
+    for (;;) {
+        int64_t task = atomic_fetch_add(&job->next, 1);
+        if (task >= job->ntasks)
+            break;
+        job->fn(job->ctx, task);
+    }
+    return NULL;
+}
+
+void tool_parallel_for(int nthreads, int64_t ntasks, tool_task_fn fn, void *ctx) {
+    parallel_job job = {fn, ctx, ntasks, 0};
+    if (nthreads > ntasks)
+        nthreads = (int)(ntasks > 0 ? ntasks : 1);
+    if (nthreads < 1)
+        nthreads = 1;
+    pthread_t *threads = NULL;
+    int started = 0;
+    if (nthreads > 1) {
+        threads = malloc(sizeof(pthread_t) * (size_t)(nthreads - 1));
+        for (int t = 0; threads && t < nthreads - 1; t++)
+            if (pthread_create(&threads[t], NULL, parallel_worker, &job) == 0)
+                started++;
+    }
+    parallel_worker(&job); /* the caller works too; fewer threads is fine */
+    for (int t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+    free(threads);
+}
+
+const char *tool_format_bytes(uint64_t bytes, char *buf) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+const char *tool_format_shape(const lq_gguf_tensor *t, char *buf) {
+    int len = snprintf(buf, 96, "[");
+    for (int d = 0; d < t->n_dims && len < 80; d++)
+        len += snprintf(buf + len, (size_t)(96 - len), "%s%lld", d ? " x " : "",
+                        (long long)t->ne[d]);
+    snprintf(buf + len, (size_t)(96 - len), "]");
+    return buf;
+}
+
+double tool_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,43 @@
+/* Code shared by the quant subcommands. */
+#ifndef QUANT_TOOLS_COMMON_H
+#define QUANT_TOOLS_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "quant.h"
+#include "quant_gguf.h"
+
+/* "quant <command>: message\n" on stderr. */
+void tool_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tool_warn(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Strict integer parsing: the whole string, within [min, max]. */
+bool tool_parse_int(const char *text, long long min, long long max, long long *out);
+/* Sizes such as "2G", "500M", "4096" (K/M/G/T are powers of 1024). */
+bool tool_parse_size(const char *text, uint64_t *out);
+/* Type name lookup (case-insensitive) that prints the valid names on failure. */
+int tool_parse_type(const char *command, const char *text);
+
+/* Number of online CPUs (at least 1). */
+int tool_cpu_count(void);
+
+/* Run fn(ctx, task) for task in [0, ntasks) on up to nthreads threads
+ * (the calling thread included). Tasks are handed out in order; fn must be
+ * thread-safe. */
+typedef void (*tool_task_fn)(void *ctx, int64_t task);
+void tool_parallel_for(int nthreads, int64_t ntasks, tool_task_fn fn, void *ctx);
+
+/* Human-readable byte count ("12.34 MiB"). buf must hold 32 bytes. */
+const char *tool_format_bytes(uint64_t bytes, char *buf);
+
+/* Shape as "[4096 x 11008]" (n_dims entries). buf must hold 96 bytes. */
+const char *tool_format_shape(const lq_gguf_tensor *t, char *buf);
+
+/* Monotonic seconds. */
+double tool_now(void);
+
+#endif
