@@ -9,7 +9,8 @@
  *   - ncols is a positive multiple of the type's block size;
  *   - src/dst hold exactly one *group*: `interleave` consecutive rows
  *     (one row for ordinary types), including the per-row meta bytes;
- *   - imatrix is NULL or ncols positive finite weights;
+ *   - imatrix is NULL or ncols non-negative finite weights (a zero means
+ *     the column was never used);
  *   - the input floats are finite.
  */
 #ifndef LIBQUANT_CODEC_H

@@ -14,10 +14,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* These helpers also run before the Check runner starts (test discovery),
+ * where ck_assert cannot report: they fail loudly on their own. */
+static void fatal(const char *fmt, const char *arg) {
+    fprintf(stderr, "test setup: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(EXIT_FAILURE);
+}
+
 const char *tu_shared_dir(void) {
     const char *dir = getenv("LQ_SHARED_DIR");
     if (!dir || !*dir)
-        ck_abort_msg("LQ_SHARED_DIR is not set (run the tests through meson test)");
+        fatal("%s is not set (run the tests through meson test)", "LQ_SHARED_DIR");
     return dir;
 }
 
@@ -25,7 +34,8 @@ char *tu_shared_path(const char *rel) {
     const char *dir = tu_shared_dir();
     size_t n = strlen(dir) + strlen(rel) + 2;
     char *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
+    if (!p)
+        fatal("%s", "out of memory");
     snprintf(p, n, "%s/%s", dir, rel);
     return p;
 }
@@ -149,7 +159,8 @@ tu_name_list tu_vector_files(void) {
     tu_name_list list = {NULL, 0};
     char *dir_path = tu_shared_path("vectors");
     DIR *d = opendir(dir_path);
-    ck_assert_msg(d != NULL, "cannot open %s: %s", dir_path, strerror(errno));
+    if (!d)
+        fatal("cannot open the vectors folder %s", dir_path);
     int cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -159,14 +170,16 @@ tu_name_list tu_vector_files(void) {
         if (list.count == cap) {
             cap = cap ? 2 * cap : 64;
             list.names = realloc(list.names, (size_t)cap * sizeof(char *));
-            ck_assert_ptr_nonnull(list.names);
+            if (!list.names)
+                fatal("%s", "out of memory");
         }
         list.names[list.count++] = strdup(e->d_name);
     }
     closedir(d);
     free(dir_path);
     qsort(list.names, (size_t)list.count, sizeof(char *), compare_names);
-    ck_assert_msg(list.count > 0, "no vector files found");
+    if (list.count == 0)
+        fatal("no vector files in %s/vectors", tu_shared_dir());
     return list;
 }
 
