@@ -26,8 +26,8 @@ static inline float lq_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
-    if (exp == 0x1f) /* Inf or NaN: keep the payload */
-        return lq_bits_f32(sign | 0x7f800000u | (mant << 13));
+    if (exp == 0x1f) /* Inf, or NaN made quiet with its payload kept (as F16C does) */
+        return lq_bits_f32(sign | 0x7f800000u | (mant ? 0x400000u : 0u) | (mant << 13));
     if (exp == 0) {
         /* zero or subnormal: mant * 2^-24, exactly representable */
         float v = (float)mant * 0x1p-24f;

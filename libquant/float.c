@@ -2,6 +2,8 @@
  * Unquantized storage types: f32 (a copy), f16 and bf16 (conversions with
  * round to nearest even that carry NaN and Inf through).
  */
+#include <stdbool.h>
+
 #include "codec.h"
 #include "common.h"
 
@@ -16,19 +18,68 @@ static void decode_f32(const void *src, float *dst, int64_t ncols) {
     memcpy(dst, src, (size_t)ncols * sizeof(float));
 }
 
+/* The scalar loops are the specification; the F16C versions give the same
+ * bits (both round to nearest even and quiet NaNs the same way) and are used
+ * when the CPU has the instructions. */
+static void f32_to_f16_scalar(const float *src, uint8_t *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        lq_store_u16(out + 2 * i, lq_float_to_half(src[i]));
+}
+
+static void f16_to_f32_scalar(const uint8_t *in, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = lq_half_to_float(lq_load_u16(in + 2 * i));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx,f16c"))) static void f32_to_f16_f16c(const float *src,
+                                                                   uint8_t *out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128((__m128i *)(void *)(out + 2 * i), h);
+    }
+    f32_to_f16_scalar(src + i, out + 2 * i, n - i);
+}
+
+__attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint8_t *in, float *dst,
+                                                                   int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(in + 2 * i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+    f16_to_f32_scalar(in + 2 * i, dst + i, n - i);
+}
+
+static bool cpu_has_f16c(void) {
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+}
+#endif
+
 static int encode_f16(const float *src, void *dst, int64_t ncols,
                       const float *imatrix) {
     (void)imatrix;
-    uint8_t *out = dst;
-    for (int64_t i = 0; i < ncols; i++)
-        lq_store_u16(out + 2 * i, lq_float_to_half(src[i]));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_f16c()) {
+        f32_to_f16_f16c(src, dst, ncols);
+        return LQ_OK;
+    }
+#endif
+    f32_to_f16_scalar(src, dst, ncols);
     return LQ_OK;
 }
 
 static void decode_f16(const void *src, float *dst, int64_t ncols) {
-    const uint8_t *in = src;
-    for (int64_t i = 0; i < ncols; i++)
-        dst[i] = lq_half_to_float(lq_load_u16(in + 2 * i));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_f16c()) {
+        f16_to_f32_f16c(src, dst, ncols);
+        return;
+    }
+#endif
+    f16_to_f32_scalar(src, dst, ncols);
 }
 
 static int encode_bf16(const float *src, void *dst, int64_t ncols,

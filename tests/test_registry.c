@@ -166,7 +166,7 @@ static int nearest_is_correct(float f, uint16_t got, float (*decode)(uint16_t)) 
 
 START_TEST(test_fp16_bf16_round_to_nearest_even) {
     tu_rng rng = {2024};
-    for (int i = 0; i < 2000000; i++) {
+    for (int i = 0; i < 1000000; i++) {
         uint32_t bits = (uint32_t)tu_rng_next(&rng);
         float f;
         memcpy(&f, &bits, 4);
@@ -192,6 +192,38 @@ START_TEST(test_fp16_bf16_round_to_nearest_even) {
 }
 END_TEST
 
+/* The codec path (which may use F16C) gives the scalar conversion's bits,
+ * for every half value and for random floats, at lengths with tails. */
+START_TEST(test_f16_codec_equals_scalar) {
+    uint16_t *halves = malloc(65536 * sizeof(uint16_t));
+    float *floats = malloc(65536 * sizeof(float));
+    ck_assert(halves && floats);
+    for (uint32_t h = 0; h < 65536; h++)
+        halves[h] = (uint16_t)h;
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, halves, 65536 * 2, 1, 65536, floats), LQ_OK);
+    for (uint32_t h = 0; h < 65536; h++) {
+        float expect = lq_fp16_to_fp32((uint16_t)h);
+        ck_assert_msg(memcmp(&expect, &floats[h], 4) == 0, "decode of 0x%04x", h);
+    }
+    tu_rng rng = {31};
+    for (int64_t n = 1; n <= 1031; n += 41) {
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t bits = (uint32_t)tu_rng_next(&rng);
+            if (i % 3 == 0) /* also values in the normal fp16 range */
+                bits = (bits & 0x807fffffu) | ((uint32_t)(100 + bits % 50) << 23);
+            memcpy(&floats[i], &bits, 4);
+        }
+        ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_F16, floats, 1, n, NULL, halves, (size_t)n * 2),
+                         n * 2);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(halves[i] == lq_fp32_to_fp16(floats[i]), "encode of %a (n=%lld)",
+                          (double)floats[i], (long long)n);
+    }
+    free(halves);
+    free(floats);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("registry");
     TCase *tc = tcase_create("registry");
@@ -203,6 +235,7 @@ int main(void) {
     tcase_add_test(tc, test_status_names);
     tcase_add_test(tc, test_fp16_exhaustive_round_trip);
     tcase_add_test(tc, test_fp16_bf16_round_to_nearest_even);
+    tcase_add_test(tc, test_f16_codec_equals_scalar);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
