@@ -48,10 +48,10 @@ typedef struct lq_codec_family {
 /* One per source file; a family with nothing yet has count 0. */
 extern const lq_codec_family lq_family_float;      /* float.c */
 extern const lq_codec_family lq_family_legacy;     /* legacy.c */
-extern const lq_codec_family lq_family_kquants;    /* kquants.c */
+extern const lq_codec_family lq_family_kquants;    /* kquants.c: q2_K .. q6_K, q8_K */
 extern const lq_codec_family lq_family_nonlinear;  /* nonlinear.c: iq4_nl, iq4_xs, mxfp4 */
 extern const lq_codec_family lq_family_bitnet;     /* bitnet.c */
-extern const lq_codec_family lq_family_q8;         /* q8.c: q8_KV, q8_K */
+extern const lq_codec_family lq_family_q8;         /* q8.c: q8_KV */
 extern const lq_codec_family lq_family_lattice;    /* lattice*.c: iq1..iq3 i-quants */
 extern const lq_codec_family lq_family_iqk;        /* iqk.c: iq2_k .. iq6_k */
 extern const lq_codec_family lq_family_iqk_ks;     /* iqk_ks.c: _ks, _kss, _kl */

@@ -1,4 +1,539 @@
-/* Codec family "kquants": not implemented yet. */
-#include "codec.h"
+/*
+ * Codec family "kquants": q2_K, q3_K, q4_K, q5_K, q6_K, and the activation
+ * format q8_K.
+ *
+ * Super-blocks of 256 weights split into sub-blocks of 16 or 32. Each
+ * sub-block has a small integer scale (and, for the affine types q2_K, q4_K
+ * and q5_K, a small integer min), multiplied by the super-block's fp16 d
+ * (and dmin):
+ *     affine:    y = (d * scale) * q - (dmin * min),  q in [0, 2^bits - 1]
+ *     symmetric: y = (d * scale) * q,                 q in [-2^(bits-1), ..)
+ *
+ * Encoding, per super-block:
+ *   1. fit each sub-block alone (scale search of scale_search.c);
+ *   2. quantize the sub-block scales (and mins) to integers with one
+ *      super-block scale, by the same search, weighting each sub-block by
+ *      how much its error grows with a scale error;
+ *   3. with the stored fp16 super scales fixed, give each sub-block the best
+ *      of the integer scales (and mins) next to its ideal ones, judged by
+ *      the actual error after re-rounding its weights.
+ * Step 3 is where most of the gain over a plain rounding of the scales is.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
-const lq_codec_family lq_family_kquants = {"kquants", NULL, 0};
+#include "codec.h"
+#include "common.h"
+#include "scale_search.h"
+
+#define QK 256
+#define MAX_SUBBLOCKS 16
+
+/* A super-block in unpacked form. */
+typedef struct kq_block {
+    uint16_t d_bits, dmin_bits;
+    int scale[MAX_SUBBLOCKS]; /* signed for the symmetric types */
+    int min[MAX_SUBBLOCKS];   /* affine types only */
+    int q[QK];                /* in [qmin, qmax] */
+} kq_block;
+
+typedef struct kquant_format {
+    int type;
+    int bytes;      /* per super-block */
+    int sub;        /* weights per sub-block */
+    bool affine;
+    int qmin, qmax; /* range of the weight integers */
+    int smin, smax; /* range of the sub-block scales (and mins) */
+    void (*pack)(const kq_block *b, uint8_t *dst);
+    void (*unpack)(const uint8_t *src, kq_block *b);
+} kquant_format;
+
+/* --------------------------------------------------- shared bit layouts */
+
+/* 2-bit fields (q2_K, and the low bits of q3_K): in each half of 128
+ * weights, byte l holds weights l, l+32, l+64, l+96 from the low bits up. */
+static void pack_2bit(const int *level, uint8_t *qs) {
+    for (int half = 0; half < 2; half++) {
+        const int *v = level + 128 * half;
+        for (int l = 0; l < 32; l++)
+            qs[32 * half + l] = (uint8_t)((v[l] & 3) | (v[l + 32] & 3) << 2 |
+                                          (v[l + 64] & 3) << 4 |
+                                          (v[l + 96] & 3) << 6);
+    }
+}
+
+static void unpack_2bit(const uint8_t *qs, int *level) {
+    for (int half = 0; half < 2; half++)
+        for (int l = 0; l < 32; l++)
+            for (int k = 0; k < 4; k++)
+                level[128 * half + 32 * k + l] = (qs[32 * half + l] >> (2 * k)) & 3;
+}
+
+/* Nibbles (q4_K, and the low bits of q5_K): in each quarter of 64 weights,
+ * byte l holds weight l in the low and weight l+32 in the high nibble. */
+static void pack_nibbles(const int *level, uint8_t *qs) {
+    for (int quarter = 0; quarter < 4; quarter++) {
+        const int *v = level + 64 * quarter;
+        for (int l = 0; l < 32; l++)
+            qs[32 * quarter + l] = (uint8_t)((v[l] & 15) | (v[l + 32] & 15) << 4);
+    }
+}
+
+static void unpack_nibbles(const uint8_t *qs, int *level) {
+    for (int quarter = 0; quarter < 4; quarter++)
+        for (int l = 0; l < 32; l++) {
+            level[64 * quarter + l] = qs[32 * quarter + l] & 15;
+            level[64 * quarter + l + 32] = qs[32 * quarter + l] >> 4;
+        }
+}
+
+/* Eight 6-bit scales and eight 6-bit mins in 12 bytes (q4_K, q5_K): bytes
+ * 0-3 / 4-7 hold scales / mins 0-3 in 6 bits, with the top two bits of
+ * scales / mins 4-7 above them; bytes 8-11 hold the low nibbles of scale
+ * (low) and min (high) 4-7. */
+static void pack_scales_k4(const int *scale, const int *min, uint8_t *out) {
+    for (int j = 0; j < 4; j++) {
+        out[j] = (uint8_t)((scale[j] & 63) | (scale[j + 4] >> 4) << 6);
+        out[j + 4] = (uint8_t)((min[j] & 63) | (min[j + 4] >> 4) << 6);
+        out[j + 8] = (uint8_t)((scale[j + 4] & 15) | (min[j + 4] & 15) << 4);
+    }
+}
+
+static void unpack_scales_k4(const uint8_t *in, int *scale, int *min) {
+    for (int j = 0; j < 4; j++) {
+        scale[j] = in[j] & 63;
+        min[j] = in[j + 4] & 63;
+        scale[j + 4] = (in[j + 8] & 15) | (in[j] >> 6) << 4;
+        min[j + 4] = (in[j + 8] >> 4) | (in[j + 4] >> 6) << 4;
+    }
+}
+
+/* -------------------------------------------------------------- layouts */
+
+/* q2_K: scales[16] (scale low nibble, min high), qs[64], d, dmin. */
+static void pack_q2_K(const kq_block *b, uint8_t *dst) {
+    for (int j = 0; j < 16; j++)
+        dst[j] = (uint8_t)(b->scale[j] | b->min[j] << 4);
+    pack_2bit(b->q, dst + 16);
+    lq_store_u16(dst + 80, b->d_bits);
+    lq_store_u16(dst + 82, b->dmin_bits);
+}
+
+static void unpack_q2_K(const uint8_t *src, kq_block *b) {
+    for (int j = 0; j < 16; j++) {
+        b->scale[j] = src[j] & 15;
+        b->min[j] = src[j] >> 4;
+    }
+    unpack_2bit(src + 16, b->q);
+    b->d_bits = lq_load_u16(src + 80);
+    b->dmin_bits = lq_load_u16(src + 82);
+}
+
+/* q3_K: hmask[32] (bit j/32 of byte j%32 set when q_j >= 0), qs[64] (low
+ * two bits of q + 4), scales[12] (scale + 32 in 6 bits: low nibbles of
+ * scales 0-7 / 8-15 in the low / high nibbles of bytes 0-7, two high bits
+ * of scale j at bit 2*(j/4) of byte 8 + j%4), d. */
+static void pack_q3_K(const kq_block *b, uint8_t *dst) {
+    int level[QK];
+    uint8_t *hmask = dst;
+    memset(hmask, 0, 32);
+    for (int j = 0; j < QK; j++) {
+        level[j] = b->q[j] + 4;
+        if (level[j] > 3)
+            hmask[j % 32] |= (uint8_t)(1 << (j / 32));
+    }
+    pack_2bit(level, dst + 32);
+    uint8_t *sc = dst + 96;
+    memset(sc, 0, 12);
+    for (int j = 0; j < 16; j++) {
+        int l = b->scale[j] + 32;
+        sc[j % 8] |= (uint8_t)((l & 15) << (4 * (j / 8)));
+        sc[8 + j % 4] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+    }
+    lq_store_u16(dst + 108, b->d_bits);
+}
+
+static void unpack_q3_K(const uint8_t *src, kq_block *b) {
+    unpack_2bit(src + 32, b->q);
+    for (int j = 0; j < QK; j++)
+        b->q[j] -= (src[j % 32] >> (j / 32)) & 1 ? 0 : 4;
+    const uint8_t *sc = src + 96;
+    for (int j = 0; j < 16; j++) {
+        int l = ((sc[j % 8] >> (4 * (j / 8))) & 15) |
+                ((sc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+        b->scale[j] = l - 32;
+    }
+    b->d_bits = lq_load_u16(src + 108);
+}
+
+/* q4_K: d, dmin, scales[12] (pack_scales_k4), qs[128]. */
+static void pack_q4_K(const kq_block *b, uint8_t *dst) {
+    lq_store_u16(dst, b->d_bits);
+    lq_store_u16(dst + 2, b->dmin_bits);
+    pack_scales_k4(b->scale, b->min, dst + 4);
+    pack_nibbles(b->q, dst + 16);
+}
+
+static void unpack_q4_K(const uint8_t *src, kq_block *b) {
+    b->d_bits = lq_load_u16(src);
+    b->dmin_bits = lq_load_u16(src + 2);
+    unpack_scales_k4(src + 4, b->scale, b->min);
+    unpack_nibbles(src + 16, b->q);
+}
+
+/* q5_K: as q4_K plus qh[32] before the nibbles: in quarter k of 64
+ * weights, bit 2k of byte l is the fifth bit of weight l, bit 2k+1 that of
+ * weight l + 32. */
+static void pack_q5_K(const kq_block *b, uint8_t *dst) {
+    lq_store_u16(dst, b->d_bits);
+    lq_store_u16(dst + 2, b->dmin_bits);
+    pack_scales_k4(b->scale, b->min, dst + 4);
+    uint8_t *qh = dst + 16;
+    memset(qh, 0, 32);
+    for (int j = 0; j < QK; j++)
+        qh[j % 32] |= (uint8_t)((b->q[j] >> 4) << (j / 32));
+    pack_nibbles(b->q, dst + 48);
+}
+
+static void unpack_q5_K(const uint8_t *src, kq_block *b) {
+    b->d_bits = lq_load_u16(src);
+    b->dmin_bits = lq_load_u16(src + 2);
+    unpack_scales_k4(src + 4, b->scale, b->min);
+    unpack_nibbles(src + 48, b->q);
+    for (int j = 0; j < QK; j++)
+        b->q[j] |= ((src[16 + j % 32] >> (j / 32)) & 1) << 4;
+}
+
+/* q6_K: ql[128], qh[64], int8 scales[16], d; level = q + 32. In each half
+ * of 128 weights, ql byte l holds weights l (low) and l+64 (high), byte
+ * l+32 weights l+32 and l+96; qh byte l their top two bits, in the order
+ * l, l+32, l+64, l+96 from the low bits up. */
+static void pack_q6_K(const kq_block *b, uint8_t *dst) {
+    for (int half = 0; half < 2; half++) {
+        const int *v = b->q + 128 * half;
+        uint8_t *ql = dst + 64 * half;
+        uint8_t *qh = dst + 128 + 32 * half;
+        for (int l = 0; l < 32; l++) {
+            int a = v[l] + 32, c = v[l + 32] + 32;
+            int e = v[l + 64] + 32, g = v[l + 96] + 32;
+            ql[l] = (uint8_t)((a & 15) | (e & 15) << 4);
+            ql[l + 32] = (uint8_t)((c & 15) | (g & 15) << 4);
+            qh[l] = (uint8_t)((a >> 4) | (c >> 4) << 2 | (e >> 4) << 4 |
+                              (g >> 4) << 6);
+        }
+    }
+    for (int j = 0; j < 16; j++)
+        dst[192 + j] = (uint8_t)(int8_t)b->scale[j];
+    lq_store_u16(dst + 208, b->d_bits);
+}
+
+static void unpack_q6_K(const uint8_t *src, kq_block *b) {
+    for (int half = 0; half < 2; half++) {
+        int *v = b->q + 128 * half;
+        const uint8_t *ql = src + 64 * half;
+        const uint8_t *qh = src + 128 + 32 * half;
+        for (int l = 0; l < 32; l++) {
+            v[l] = ((ql[l] & 15) | (qh[l] & 3) << 4) - 32;
+            v[l + 32] = ((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32;
+            v[l + 64] = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+            v[l + 96] = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+        }
+    }
+    for (int j = 0; j < 16; j++)
+        b->scale[j] = (int8_t)src[192 + j];
+    b->d_bits = lq_load_u16(src + 208);
+}
+
+static const kquant_format q2_K_format = {LQ_TYPE_Q2_K, 84, 16, true, 0, 3, 0, 15, pack_q2_K, unpack_q2_K};
+static const kquant_format q3_K_format = {LQ_TYPE_Q3_K, 110, 16, false, -4, 3, -32, 31, pack_q3_K, unpack_q3_K};
+static const kquant_format q4_K_format = {LQ_TYPE_Q4_K, 144, 32, true, 0, 15, 0, 63, pack_q4_K, unpack_q4_K};
+static const kquant_format q5_K_format = {LQ_TYPE_Q5_K, 176, 32, true, 0, 31, 0, 63, pack_q5_K, unpack_q5_K};
+static const kquant_format q6_K_format = {LQ_TYPE_Q6_K, 210, 16, false, -32, 31, -128, 127, pack_q6_K, unpack_q6_K};
+
+/* ------------------------------------------------------------- decoding */
+
+static void decode_block(const kquant_format *f, const uint8_t *src, float *y) {
+    kq_block b;
+    f->unpack(src, &b);
+    float d = lq_half_to_float(b.d_bits);
+    float dmin = f->affine ? lq_half_to_float(b.dmin_bits) : 0.0f;
+    for (int j = 0; j < QK / f->sub; j++) {
+        float dl = d * (float)b.scale[j];
+        const int *q = b.q + j * f->sub;
+        float *out = y + j * f->sub;
+        if (f->affine) {
+            float ml = dmin * (float)b.min[j];
+            for (int i = 0; i < f->sub; i++)
+                out[i] = dl * (float)q[i] - ml;
+        } else {
+            for (int i = 0; i < f->sub; i++)
+                out[i] = dl * (float)q[i];
+        }
+    }
+}
+
+static void decode_row(const kquant_format *f, const void *src, float *dst,
+                       int64_t ncols) {
+    const uint8_t *block = src;
+    for (int64_t i = 0; i < ncols / QK; i++, block += f->bytes)
+        decode_block(f, block, dst + i * QK);
+}
+
+/* ------------------------------------------------------------- encoding */
+
+static int clamp_int(int v, int lo, int hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The integer nearest to value / step, clamped; step may be 0. */
+static int nearest_level(float value, float step, int lo, int hi) {
+    if (step == 0.0f)
+        return clamp_int(0, lo, hi);
+    float r = value / step;
+    if (!(r > (float)lo))
+        return lo;
+    if (!(r < (float)hi))
+        return hi;
+    return lq_nearest_int(r);
+}
+
+/* The ideal (unquantized) fit of each sub-block, from step 1. */
+typedef struct subblock_fits {
+    float w[QK];
+    float scale[MAX_SUBBLOCKS];
+    float min[MAX_SUBBLOCKS]; /* affine types: the subtracted magnitude */
+} subblock_fits;
+
+/* Step 3: with the super scales fixed, give each sub-block the integer
+ * scale (and min) next to its ideal one that leaves the least error, with
+ * its weights re-rounded. Returns the total error. */
+static double assign_subblocks(const kquant_format *f, const float *x,
+                               const subblock_fits *fit, float d, float dmin,
+                               kq_block *b) {
+    const int lo = f->affine ? 0 : f->smin;
+    double total = 0;
+    for (int j = 0; j < QK / f->sub; j++) {
+        const int o = j * f->sub;
+        const int s0 = nearest_level(fit->scale[j], d, lo, f->smax);
+        const int m0 = f->affine ? nearest_level(fit->min[j], dmin, 0, f->smax) : 0;
+        const int m_span = f->affine ? 1 : 0;
+        float best = HUGE_VALF;
+        for (int s = s0 - 1; s <= s0 + 1; s++) {
+            for (int mi = m0 - m_span; mi <= m0 + m_span; mi++) {
+                if (s < lo || s > f->smax || mi < 0 || mi > f->smax)
+                    continue;
+                int8_t sq[32];
+                uint8_t aq[32];
+                float err = f->affine
+                    ? lq_round_affine(f->sub, x + o, fit->w + o, d * (float)s,
+                                      -(dmin * (float)mi), f->qmax, aq)
+                    : lq_round_symmetric(f->sub, x + o, fit->w + o, d * (float)s,
+                                         f->qmin, f->qmax, sq);
+                if (!(err < best))
+                    continue;
+                best = err;
+                b->scale[j] = s;
+                b->min[j] = mi;
+                for (int i = 0; i < f->sub; i++)
+                    b->q[o + i] = f->affine ? aq[i] : sq[i];
+            }
+        }
+        total += best;
+    }
+    return total;
+}
+
+/* Least-squares super scales for the integers of b: the error is linear in
+ * d (and dmin) once every integer is fixed. False if degenerate. */
+static bool refit_super_scales(const kquant_format *f, const float *x,
+                               const float *w, const kq_block *b, float *d,
+                               float *dmin) {
+    /* normal equations of x ~ d*a - dmin*c, a = scale*q, c = min */
+    double aa = 0, ac = 0, cc = 0, xa = 0, xc = 0;
+    for (int i = 0; i < QK; i++) {
+        int j = i / f->sub;
+        double a = (double)b->scale[j] * b->q[i];
+        double c = f->affine ? -(double)b->min[j] : 0.0;
+        aa += w[i] * a * a;
+        ac += w[i] * a * c;
+        cc += w[i] * c * c;
+        xa += w[i] * x[i] * a;
+        xc += w[i] * x[i] * c;
+    }
+    if (!f->affine) {
+        if (!(aa > 0))
+            return false;
+        *d = (float)(xa / aa);
+        return true;
+    }
+    double det = aa * cc - ac * ac;
+    if (!(det > 0))
+        return false;
+    double nd = (xa * cc - xc * ac) / det;
+    double nm = (aa * xc - ac * xa) / det;
+    if (!(nd >= 0) || !(nm >= 0))
+        return false;
+    *d = (float)nd;
+    *dmin = (float)nm;
+    return true;
+}
+
+/* Step 1: the weights and ideal fit of every sub-block; also the weights
+ * of step 2 (a scale error costs sum w q^2, a min error sum w). */
+static void fit_subblocks(const kquant_format *f, const float *x,
+                          const float *imatrix, subblock_fits *fit,
+                          float *scale_weight, float *min_weight) {
+    for (int j = 0; j < QK / f->sub; j++) {
+        const int o = j * f->sub;
+        float *w = fit->w + o;
+        lq_block_weights(f->sub, imatrix ? imatrix + o : NULL, w);
+        double wqq = 0, ww = 0;
+        if (f->affine) {
+            uint8_t q[32];
+            float m;
+            fit->scale[j] = lq_search_affine(f->sub, x + o, w, f->qmax, true, &m, q);
+            fit->min[j] = -m;
+            for (int i = 0; i < f->sub; i++)
+                wqq += (double)w[i] * q[i] * q[i];
+        } else {
+            int8_t q[32];
+            fit->scale[j] = lq_search_symmetric(f->sub, x + o, w, f->qmin, f->qmax, q);
+            fit->min[j] = 0;
+            for (int i = 0; i < f->sub; i++)
+                wqq += (double)w[i] * q[i] * q[i];
+        }
+        for (int i = 0; i < f->sub; i++)
+            ww += w[i];
+        scale_weight[j] = (float)wqq;
+        min_weight[j] = (float)ww;
+    }
+}
+
+#define SUPER_REFIT_ROUNDS 3
+
+static void encode_superblock(const kquant_format *f, const float *x,
+                              const float *imatrix, kq_block *b) {
+    const int nsub = QK / f->sub;
+    subblock_fits fit;
+    float scale_weight[MAX_SUBBLOCKS], min_weight[MAX_SUBBLOCKS];
+    fit_subblocks(f, x, imatrix, &fit, scale_weight, min_weight);
+
+    /* step 2 */
+    int8_t level[MAX_SUBBLOCKS];
+    float d = lq_search_symmetric(nsub, fit.scale, scale_weight,
+                                  f->affine ? 0 : f->smin, f->smax, level);
+    float dmin = f->affine ? lq_search_symmetric(nsub, fit.min, min_weight, 0,
+                                                 f->smax, level)
+                           : 0.0f;
+    b->d_bits = lq_scale_to_fp16(d, &d);
+    b->dmin_bits = lq_scale_to_fp16(dmin, &dmin);
+    double err = assign_subblocks(f, x, &fit, d, dmin, b);
+
+    /* refit the super scales to the chosen integers and reassign, for as
+     * long as that lowers the error */
+    for (int round = 0; round < SUPER_REFIT_ROUNDS; round++) {
+        float nd = d, nm = dmin;
+        if (!refit_super_scales(f, x, fit.w, b, &nd, &nm))
+            break;
+        kq_block trial = *b;
+        trial.d_bits = lq_scale_to_fp16(nd, &nd);
+        trial.dmin_bits = lq_scale_to_fp16(nm, &nm);
+        double trial_err = assign_subblocks(f, x, &fit, nd, nm, &trial);
+        if (!(trial_err < err))
+            break;
+        *b = trial;
+        err = trial_err;
+        d = nd;
+        dmin = nm;
+    }
+}
+
+static void encode_row(const kquant_format *f, const float *src, void *dst,
+                       int64_t ncols, const float *imatrix) {
+    uint8_t *block = dst;
+    for (int64_t i = 0; i < ncols / QK; i++, block += f->bytes) {
+        kq_block b;
+        memset(&b, 0, sizeof b);
+        const float *im = imatrix ? imatrix + i * QK : NULL;
+        encode_superblock(f, src + i * QK, im, &b);
+        f->pack(&b, block);
+    }
+}
+
+/* ----------------------------------------------------------------- q8_K */
+
+/* q8_K: float d, float sum (d times the sum of all integers), int8 qs[256],
+ * int16 bsums[16] (sums of the integers of each run of 16). The scale maps
+ * the largest magnitude to 127, so the integers never saturate. */
+#define Q8_K_BYTES 296
+
+static int quantize_q8_K(const float *src, void *dst, int64_t ncols,
+                         const float *imatrix) {
+    (void)imatrix; /* an activation format: plain max-abs scaling */
+    uint8_t *block = dst;
+    for (int64_t i = 0; i < ncols / QK; i++, block += Q8_K_BYTES) {
+        const float *x = src + i * QK;
+        float amax = 0;
+        for (int j = 0; j < QK; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        if (!isfinite(id)) /* amax subnormal: the integers would overflow */
+            id = 0.0f;
+        int total = 0;
+        for (int g = 0; g < QK / 16; g++) {
+            int sum = 0;
+            for (int j = 16 * g; j < 16 * g + 16; j++) {
+                int l = clamp_int(lq_nearest_int(id * x[j]), -127, 127);
+                block[8 + j] = (uint8_t)(int8_t)l;
+                sum += l;
+            }
+            lq_store_u16(block + 8 + QK + 2 * g, (uint16_t)(int16_t)sum);
+            total += sum;
+        }
+        lq_store_f32(block, d);
+        lq_store_f32(block + 4, d * (float)total);
+    }
+    return LQ_OK;
+}
+
+static void dequantize_q8_K(const void *src, float *dst, int64_t ncols) {
+    const uint8_t *block = src;
+    for (int64_t i = 0; i < ncols / QK; i++, block += Q8_K_BYTES) {
+        float d = lq_load_f32(block);
+        for (int j = 0; j < QK; j++)
+            dst[i * QK + j] = d * (float)(int8_t)block[8 + j];
+    }
+}
+
+/* ---------------------------------------------------------- codec table */
+
+#define KQUANT_CODEC(name)                                                    \
+    static int quantize_##name(const float *src, void *dst, int64_t ncols,    \
+                               const float *imatrix) {                        \
+        encode_row(&name##_format, src, dst, ncols, imatrix);                 \
+        return LQ_OK;                                                         \
+    }                                                                         \
+    static void dequantize_##name(const void *src, float *dst,                \
+                                  int64_t ncols) {                            \
+        decode_row(&name##_format, src, dst, ncols);                          \
+    }
+
+KQUANT_CODEC(q2_K)
+KQUANT_CODEC(q3_K)
+KQUANT_CODEC(q4_K)
+KQUANT_CODEC(q5_K)
+KQUANT_CODEC(q6_K)
+
+static const lq_codec kquant_codecs[] = {
+    {LQ_TYPE_Q2_K, quantize_q2_K, dequantize_q2_K, NULL, NULL},
+    {LQ_TYPE_Q3_K, quantize_q3_K, dequantize_q3_K, NULL, NULL},
+    {LQ_TYPE_Q4_K, quantize_q4_K, dequantize_q4_K, NULL, NULL},
+    {LQ_TYPE_Q5_K, quantize_q5_K, dequantize_q5_K, NULL, NULL},
+    {LQ_TYPE_Q6_K, quantize_q6_K, dequantize_q6_K, NULL, NULL},
+    {LQ_TYPE_Q8_K, quantize_q8_K, dequantize_q8_K, NULL, NULL},
+};
+
+const lq_codec_family lq_family_kquants = {
+    "kquants", kquant_codecs, sizeof kquant_codecs / sizeof kquant_codecs[0]};

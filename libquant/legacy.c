@@ -1,4 +1,239 @@
-/* Codec family "legacy": not implemented yet. */
-#include "codec.h"
+/*
+ * Codec family "legacy": q4_0, q4_1, q5_0, q5_1, q6_0, q8_0.
+ *
+ * Blocks of 32 weights with an fp16 scale d (and, for the affine types, an
+ * fp16 offset m), then the integers:
+ *   - symmetric types store level L = q + 2^(bits-1) and decode q * d;
+ *   - affine types (q4_1, q5_1) store L = q and decode q * d + m;
+ *   - q8_0 stores q as int8.
+ * Low nibbles go to qs[j] (weight j in bits 0-3, weight j + 16 in bits 4-7).
+ * Extra high bits: q5_x keeps a 32-bit mask, bit j for weight j; q6_0 keeps
+ * two bits per weight in qh[8]: weight j (< 16) in bits 4*(j/8) + {0,1} of
+ * qh[j % 8], weight j + 16 in the two bits above those.
+ *
+ * Encoding searches the scale (and offset) that minimises the squared error,
+ * weighted by the importance matrix when there is one, then rounds every
+ * weight to the nearest level of the stored (fp16) scale.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
-const lq_codec_family lq_family_legacy = {"legacy", NULL, 0};
+#include "codec.h"
+#include "common.h"
+#include "scale_search.h"
+
+#define BLOCK 32
+
+typedef struct legacy_format {
+    int bits;     /* bits per weight: 4, 5, 6 or 8 */
+    bool affine;  /* stores an offset m after d */
+    int bytes;    /* bytes per block */
+} legacy_format;
+
+static const legacy_format q4_0_format = {4, false, 18};
+static const legacy_format q4_1_format = {4, true, 20};
+static const legacy_format q5_0_format = {5, false, 22};
+static const legacy_format q5_1_format = {5, true, 24};
+static const legacy_format q6_0_format = {6, false, 26};
+static const legacy_format q8_0_format = {8, false, 34};
+
+static int header_bytes(const legacy_format *f) { return f->affine ? 4 : 2; }
+
+/* Symmetric types store q + bias; affine types store q itself. */
+static int level_bias(const legacy_format *f) {
+    return (f->affine || f->bits == 8) ? 0 : 1 << (f->bits - 1);
+}
+
+/* ------------------------------------------------------------ bit packing */
+
+static void pack_levels(const legacy_format *f, const int *level,
+                        uint8_t *payload) {
+    if (f->bits == 8) {
+        for (int j = 0; j < BLOCK; j++)
+            payload[j] = (uint8_t)(int8_t)level[j];
+        return;
+    }
+    int high_bytes = f->bits == 4 ? 0 : f->bits == 5 ? 4 : 8;
+    uint8_t *qh = payload;
+    uint8_t *qs = payload + high_bytes;
+    memset(qh, 0, (size_t)high_bytes);
+    uint32_t mask = 0;
+    for (int j = 0; j < BLOCK / 2; j++) {
+        int lo = level[j], hi = level[j + BLOCK / 2];
+        qs[j] = (uint8_t)((lo & 0x0f) | ((hi & 0x0f) << 4));
+        if (f->bits == 5) {
+            mask |= (uint32_t)((lo >> 4) & 1) << j;
+            mask |= (uint32_t)((hi >> 4) & 1) << (j + BLOCK / 2);
+        } else if (f->bits == 6) {
+            int two_pairs = ((lo >> 4) & 3) | (((hi >> 4) & 3) << 2);
+            qh[j % 8] |= (uint8_t)(two_pairs << (4 * (j / 8)));
+        }
+    }
+    if (f->bits == 5)
+        for (int b = 0; b < 4; b++)
+            qh[b] = (uint8_t)(mask >> (8 * b));
+}
+
+static void unpack_levels(const legacy_format *f, const uint8_t *payload,
+                          int *level) {
+    if (f->bits == 8) {
+        for (int j = 0; j < BLOCK; j++)
+            level[j] = (int8_t)payload[j];
+        return;
+    }
+    int high_bytes = f->bits == 4 ? 0 : f->bits == 5 ? 4 : 8;
+    const uint8_t *qh = payload;
+    const uint8_t *qs = payload + high_bytes;
+    uint32_t mask = 0;
+    if (f->bits == 5)
+        for (int b = 0; b < 4; b++)
+            mask |= (uint32_t)qh[b] << (8 * b);
+    for (int j = 0; j < BLOCK / 2; j++) {
+        int lo = qs[j] & 0x0f, hi = qs[j] >> 4;
+        if (f->bits == 5) {
+            lo |= (int)((mask >> j) & 1) << 4;
+            hi |= (int)((mask >> (j + BLOCK / 2)) & 1) << 4;
+        } else if (f->bits == 6) {
+            int two_pairs = qh[j % 8] >> (4 * (j / 8));
+            lo |= (two_pairs & 3) << 4;
+            hi |= ((two_pairs >> 2) & 3) << 4;
+        }
+        level[j] = lo;
+        level[j + BLOCK / 2] = hi;
+    }
+}
+
+/* --------------------------------------------------------------- decoding */
+
+static void decode_block(const legacy_format *f, const uint8_t *block,
+                         float *y) {
+    float d = lq_half_to_float(lq_load_u16(block));
+    int level[BLOCK];
+    unpack_levels(f, block + header_bytes(f), level);
+    int bias = level_bias(f);
+    if (f->affine) {
+        float m = lq_half_to_float(lq_load_u16(block + 2));
+        for (int j = 0; j < BLOCK; j++)
+            y[j] = (float)level[j] * d + m;
+    } else {
+        for (int j = 0; j < BLOCK; j++)
+            y[j] = (float)(level[j] - bias) * d;
+    }
+}
+
+static void decode_row(const legacy_format *f, const void *src, float *dst,
+                       int64_t ncols) {
+    const uint8_t *block = src;
+    for (int64_t i = 0; i < ncols / BLOCK; i++, block += f->bytes)
+        decode_block(f, block, dst + i * BLOCK);
+}
+
+/* --------------------------------------------------------------- encoding */
+
+static void encode_symmetric_block(const legacy_format *f, const float *x,
+                                   const float *w, uint8_t *block) {
+    int half = 1 << (f->bits - 1);
+    int8_t q[BLOCK];
+    float d = lq_search_symmetric(BLOCK, x, w, -half, half - 1, q);
+    float stored;
+    lq_store_u16(block, lq_scale_to_fp16(d, &stored));
+    lq_round_symmetric(BLOCK, x, w, stored, -half, half - 1, q);
+    int level[BLOCK];
+    for (int j = 0; j < BLOCK; j++)
+        level[j] = q[j] + level_bias(f);
+    pack_levels(f, level, block + header_bytes(f));
+}
+
+/* q8_0 is the throughput baseline: max-abs scale, then one least-squares
+ * refit of the scale for those integers (which can only lower the error)
+ * and a final rounding with the stored scale. */
+static void encode_q8_0_block(const float *x, const float *w, uint8_t *block) {
+    float amax = 0;
+    for (int j = 0; j < BLOCK; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f;
+    int8_t q[BLOCK];
+    if (amax >= LQ_TINY_BLOCK) {
+        float id = 127.0f / amax;
+        double xq = 0, qq = 0;
+        for (int j = 0; j < BLOCK; j++) {
+            int l = lq_nearest_int(id * x[j]);
+            xq += (double)w[j] * x[j] * l;
+            qq += (double)w[j] * l * l;
+        }
+        if (qq > 0 && xq > 0)
+            d = (float)(xq / qq);
+    }
+    float stored;
+    lq_store_u16(block, lq_scale_to_fp16(d, &stored));
+    lq_round_symmetric(BLOCK, x, w, stored, -128, 127, q);
+    int level[BLOCK];
+    for (int j = 0; j < BLOCK; j++)
+        level[j] = q[j];
+    pack_levels(&q8_0_format, level, block + 2);
+}
+
+static void encode_affine_block(const legacy_format *f, const float *x,
+                                const float *w, uint8_t *block) {
+    int qmax = (1 << f->bits) - 1;
+    uint8_t q[BLOCK];
+    float m;
+    float d = lq_search_affine(BLOCK, x, w, qmax, false, &m, q);
+    float d_stored, m_stored;
+    lq_store_u16(block, lq_scale_to_fp16(d, &d_stored));
+    lq_store_u16(block + 2, lq_scale_to_fp16(m, &m_stored));
+    lq_round_affine(BLOCK, x, w, d_stored, m_stored, qmax, q);
+    int level[BLOCK];
+    for (int j = 0; j < BLOCK; j++)
+        level[j] = q[j];
+    pack_levels(f, level, block + 4);
+}
+
+static void encode_row(const legacy_format *f, const float *src, void *dst,
+                       int64_t ncols, const float *imatrix) {
+    uint8_t *block = dst;
+    float w[BLOCK];
+    for (int64_t i = 0; i < ncols / BLOCK; i++, block += f->bytes) {
+        const float *x = src + i * BLOCK;
+        lq_block_weights(BLOCK, imatrix ? imatrix + i * BLOCK : NULL, w);
+        if (f->bits == 8)
+            encode_q8_0_block(x, w, block);
+        else if (f->affine)
+            encode_affine_block(f, x, w, block);
+        else
+            encode_symmetric_block(f, x, w, block);
+    }
+}
+
+/* ------------------------------------------------------------ codec table */
+
+#define LEGACY_CODEC(name)                                                    \
+    static int quantize_##name(const float *src, void *dst, int64_t ncols,    \
+                               const float *imatrix) {                        \
+        encode_row(&name##_format, src, dst, ncols, imatrix);                 \
+        return LQ_OK;                                                         \
+    }                                                                         \
+    static void dequantize_##name(const void *src, float *dst,                \
+                                  int64_t ncols) {                            \
+        decode_row(&name##_format, src, dst, ncols);                          \
+    }
+
+LEGACY_CODEC(q4_0)
+LEGACY_CODEC(q4_1)
+LEGACY_CODEC(q5_0)
+LEGACY_CODEC(q5_1)
+LEGACY_CODEC(q6_0)
+LEGACY_CODEC(q8_0)
+
+static const lq_codec legacy_codecs[] = {
+    {LQ_TYPE_Q4_0, quantize_q4_0, dequantize_q4_0, NULL, NULL},
+    {LQ_TYPE_Q4_1, quantize_q4_1, dequantize_q4_1, NULL, NULL},
+    {LQ_TYPE_Q5_0, quantize_q5_0, dequantize_q5_0, NULL, NULL},
+    {LQ_TYPE_Q5_1, quantize_q5_1, dequantize_q5_1, NULL, NULL},
+    {LQ_TYPE_Q6_0, quantize_q6_0, dequantize_q6_0, NULL, NULL},
+    {LQ_TYPE_Q8_0, quantize_q8_0, dequantize_q8_0, NULL, NULL},
+};
+
+const lq_codec_family lq_family_legacy = {
+    "legacy", legacy_codecs, sizeof legacy_codecs / sizeof legacy_codecs[0]};
