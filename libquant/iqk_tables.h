@@ -28,9 +28,10 @@ static const int8_t lq_iq5nl_values[64] = {
     -10, -4, 1, 7, 13, 19, 25, 31, 38, 45, 53, 61, 70, 79, 89, 99, 111, 123,
 };
 
-/* iq6_k's encoder grid. Its decoder does not read this table: it evaluates
- * the cubic below, which these integers only approximate, and its shifted
- * half adds exactly 1. */
+/* iq6_k's nominal values (the reference encodes against them). Decoding
+ * does not read this table: it evaluates the cubic below, which these
+ * integers only approximate, so iqk.c encodes against the cubic's values.
+ * The shifted half adds exactly 1. */
 static const int8_t lq_iq6nl_values[128] = {
     -127, -121, -115, -109, -104, -98, -93, -88, -84, -79, -74, -70, -66, -62, -58, -54,
     -51, -47, -44, -40, -37, -34, -31, -28, -25, -22, -19, -16, -13, -11, -8, -5,
