@@ -258,7 +258,8 @@ START_TEST(test_nan_is_an_error_naming_tensor_and_row) {
 }
 END_TEST
 
-/* A 256-block type on 320-wide rows falls back as the reference does. */
+/* A 256-block type on 320-wide rows falls back as the reference does (--pure:
+ * the Q4_K_M preset would raise this ffn_down to q6_K first). */
 START_TEST(test_block_size_fallback) {
     if (!(lq_type_caps(LQ_TYPE_Q4_K) & LQ_CAP_ENCODE) ||
         !(lq_type_caps(LQ_TYPE_Q5_0) & LQ_CAP_ENCODE))
@@ -266,7 +267,7 @@ START_TEST(test_block_size_fallback) {
     char *in = tmp_path("w320.gguf"), *out = tmp_path("out.gguf");
     write_small_model(in, 320, false, LQ_TYPE_F32);
     char *stdout_text = NULL;
-    ck_assert_int_eq(run_quant_fmt(&stdout_text, NULL, "quantize '%s' '%s' q4_K", in, out), 0);
+    ck_assert_int_eq(run_quant_fmt(&stdout_text, NULL, "quantize --pure '%s' '%s' q4_K", in, out), 0);
     ck_assert_ptr_nonnull(strstr(stdout_text, "using q5_0"));
     lq_gguf *g = open_or_fail(out);
     ck_assert_int_eq(lq_gguf_find_tensor(g, "blk.0.ffn_down.weight")->type, LQ_TYPE_Q5_0);
