@@ -83,19 +83,40 @@ typedef struct lq_gguf_error {
 
 typedef struct lq_gguf lq_gguf;
 
-/* Open one GGUF file (v2 or v3). On failure returns a negative status and
- * fills *err (err may be NULL). */
+/* Open one GGUF file (v2 or v3; v1 is refused), mapped read-only. On failure
+ * returns LQ_ERR_IO (open/stat/mmap), LQ_ERR_FORMAT (malformed) or
+ * LQ_ERR_NO_MEMORY and fills *err (err may be NULL) with a message
+ * "FILE: offset N: [key 'K': | tensor 'T': ]what is wrong".
+ * Rules checked beyond the format's letter: general.alignment, if present,
+ * is an integer power of two in [1, 2^30] (default 32); arrays nest at most
+ * 8 deep; keys and tensor names are non-empty, without NUL bytes and unique;
+ * a tensor has 1..4 dimensions, each >= 0, a known type id, ne[0] a multiple
+ * of the type's block size and rows a multiple of its interleave; a
+ * dimension of 0 is allowed and gives a 0-byte tensor; data offsets are
+ * multiples of the alignment, data lies inside the file and tensors do not
+ * overlap (they need not be contiguous or in order). */
 int lq_gguf_open(const char *path, lq_gguf **out, lq_gguf_error *err);
 /* Open a model that may be split into NAME-0000i-of-0000N.gguf shards (any
  * shard's path, or a single file): tensors of all shards appear as one list;
  * metadata is the first shard's (split.* keys included). */
 int lq_gguf_open_model(const char *path, lq_gguf **out, lq_gguf_error *err);
+/* Parse a GGUF image already in memory (no copy: the caller keeps `data`
+ * alive until lq_gguf_close). `name` is used in messages. Same checks as
+ * lq_gguf_open; lq_gguf_release_tensor is a no-op for such a handle. */
+int lq_gguf_open_buffer(const void *data, size_t size, const char *name,
+                        lq_gguf **out, lq_gguf_error *err);
 void lq_gguf_close(lq_gguf *g);
 
 const char *lq_gguf_path(const lq_gguf *g);
 uint32_t lq_gguf_version(const lq_gguf *g);
 uint64_t lq_gguf_alignment(const lq_gguf *g);
 int lq_gguf_shard_count(const lq_gguf *g);
+/* Path of shard i (0-based; shard 0 is lq_gguf_path), NULL if out of range. */
+const char *lq_gguf_shard_path(const lq_gguf *g, int shard);
+/* Byte offset of the data section in the (first) file. */
+uint64_t lq_gguf_data_offset(const lq_gguf *g);
+/* "u8", "string", "array", ... ("?" for an unknown id). */
+const char *lq_gguf_value_type_name(int type);
 
 int64_t lq_gguf_kv_count(const lq_gguf *g);
 const lq_gguf_kv *lq_gguf_kv_at(const lq_gguf *g, int64_t i);
@@ -114,7 +135,9 @@ const lq_gguf_tensor *lq_gguf_tensor_at(const lq_gguf *g, int64_t i);
 const lq_gguf_tensor *lq_gguf_find_tensor(const lq_gguf *g, const char *name);
 /* Rows of a tensor in the lq sense: product of ne[1..]. */
 int64_t lq_gguf_tensor_rows(const lq_gguf_tensor *t);
-/* Tell the OS the mapped pages of a tensor are no longer needed (streaming). */
+/* Tell the OS the mapped pages of a tensor are no longer needed (streaming):
+ * madvise(MADV_DONTNEED) on the pages wholly inside the tensor; the data stays
+ * readable (it is read from the file again). No-op for lq_gguf_open_buffer. */
 void lq_gguf_release_tensor(const lq_gguf *g, const lq_gguf_tensor *t);
 
 /* ---- writing ---------------------------------------------------------- */
@@ -148,13 +171,41 @@ int lq_gguf_writer_copy_kvs(lq_gguf_writer *w, const lq_gguf *g);
 int64_t lq_gguf_writer_add_tensor(lq_gguf_writer *w, const char *name,
                                   int type, int n_dims, const int64_t *ne);
 
-/* Begin streaming to `path`; then write every tensor's data in order. */
+/* Split output (as ik_llama.cpp's gguf-split writes it). Either by limits:
+ * a new shard starts before a tensor that would make the shard hold more
+ * than max_tensors tensors or more than max_bytes bytes of (padded) tensor
+ * data (0 = no limit; a tensor larger than max_bytes gets a shard of its
+ * own); or by hand: lq_gguf_writer_set_tensor_shard() puts tensor `index` in
+ * 0-based shard `shard` (a tensor without a shard follows the previous one;
+ * shards must follow tensor order from 0 without gaps, e.g. to reproduce an
+ * input split model's layout). The two ways cannot be combined.
+ * In split mode, begin(path) writes PREFIX-00001-of-0000N.gguf ... where
+ * PREFIX is path without a trailing ".gguf" (even when N = 1); every shard
+ * gets split.no (u16), split.count (u16) and split.tensors.count (i32); the
+ * first shard carries all other metadata, the others only general.alignment
+ * if set. Each shard is written through its own temporary file and all are
+ * renamed only by finish(). Outside split mode any split.* keys that were
+ * set (e.g. copied from a split model) are left out of the file. */
+int lq_gguf_writer_set_split(lq_gguf_writer *w, uint64_t max_bytes,
+                             int64_t max_tensors);
+int lq_gguf_writer_set_tensor_shard(lq_gguf_writer *w, int64_t index,
+                                    int shard);
+
+/* Begin streaming to `path`; then write every tensor's data in order.
+ * The alignment is general.alignment if set (an integer power of two up to
+ * 2^30), else 32. Errors of write_tensor (wrong index or size, I/O) end the
+ * stream as abort() does. */
 int lq_gguf_writer_begin(lq_gguf_writer *w, const char *path,
                          lq_gguf_error *err);
 int lq_gguf_writer_write_tensor(lq_gguf_writer *w, int64_t index,
                                 const void *data, uint64_t size,
                                 lq_gguf_error *err);
-/* Flush, fsync-free close, and rename into place. */
+/* While streaming: the number of output files and the final path of each
+ * (0 / NULL otherwise). */
+int lq_gguf_writer_shard_count(const lq_gguf_writer *w);
+const char *lq_gguf_writer_shard_path(const lq_gguf_writer *w, int shard);
+/* Flush, fsync-free close, and rename into place. Output files are created
+ * with mode 0644. */
 int lq_gguf_writer_finish(lq_gguf_writer *w, lq_gguf_error *err);
 void lq_gguf_writer_abort(lq_gguf_writer *w);
 
