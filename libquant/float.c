@@ -32,6 +32,7 @@ static void f16_to_f32_scalar(const uint8_t *in, float *dst, int64_t n) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 __attribute__((target("avx,f16c"))) static void f32_to_f16_f16c(const float *src,
@@ -54,8 +55,18 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint8_t *i
     f16_to_f32_scalar(in + 2 * i, dst + i, n - i);
 }
 
+/* cpuid rather than __builtin_cpu_supports("f16c"), which clang 14 lacks.
+ * The OS must also save the AVX state (OSXSAVE + XCR0), or AVX faults. */
 static bool cpu_has_f16c(void) {
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return false;
+    if (!(c & bit_F16C) || !(c & bit_AVX) || !(c & bit_OSXSAVE))
+        return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    return (xcr0_lo & 6u) == 6u; /* XMM and YMM state enabled */
 }
 #endif
 

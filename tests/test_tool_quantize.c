@@ -296,6 +296,57 @@ START_TEST(test_requantize_needs_the_flag) {
 }
 END_TEST
 
+/* quantize --repack gives what quantize followed by quant repack gives, byte
+ * for byte; --repack-pattern limits it; a bad pattern is a usage error. */
+START_TEST(test_repack_in_one_pass) {
+    char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
+    char *plain = tmp_path("plain.gguf"), *two = tmp_path("two.gguf"), *one = tmp_path("one.gguf");
+    char *err = NULL;
+    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize --pure -t 2 '%s' '%s' q4_0", model, plain), 0);
+    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "repack '%s' '%s'", plain, two), 0);
+    int rc = run_quant_fmt(NULL, &err, "quantize --pure --repack -t 2 '%s' '%s' q4_0", model, one);
+    ck_assert_msg(rc == 0, "%s", err);
+    lq_gguf *a = open_or_fail(two), *b = open_or_fail(one);
+    int interleaved = 0;
+    ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
+    for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
+        const lq_gguf_tensor *ta = lq_gguf_tensor_at(a, i), *tb = lq_gguf_find_tensor(b, ta->name);
+        ck_assert_ptr_nonnull(tb);
+        ck_assert_msg(ta->type == tb->type, "%s: %s vs %s", ta->name, lq_type_name(ta->type),
+                      lq_type_name(tb->type));
+        ck_assert_uint_eq(ta->size, tb->size);
+        ck_assert_msg(memcmp(ta->data, tb->data, ta->size) == 0, "%s differs", ta->name);
+        interleaved += tb->type == LQ_TYPE_Q4_0_R8;
+    }
+    ck_assert_int_gt(interleaved, 0);
+    ck_assert_int_eq(lq_gguf_find_tensor(b, "token_embd.weight")->type, LQ_TYPE_Q4_0);
+    int64_t fa, fb;
+    ck_assert_int_eq(lq_gguf_get_i64(a, "general.file_type", &fa), LQ_OK);
+    ck_assert_int_eq(lq_gguf_get_i64(b, "general.file_type", &fb), LQ_OK);
+    ck_assert_int_eq(fa, fb);
+    ck_assert_int_eq(fb, 202);
+    lq_gguf_close(a);
+    lq_gguf_close(b);
+    free(err);
+    /* only attn_q tensors */
+    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize --pure --repack-pattern 'attn_q\\.' "
+                                   "'%s' '%s' q8_0", model, one), 0);
+    b = open_or_fail(one);
+    for (int64_t i = 0; i < lq_gguf_tensor_count(b); i++) {
+        const lq_gguf_tensor *t = lq_gguf_tensor_at(b, i);
+        if (strstr(t->name, "attn_q."))
+            ck_assert_int_eq(t->type, LQ_TYPE_Q8_0_R8);
+        else
+            ck_assert_int_ne(t->type, LQ_TYPE_Q8_0_R8);
+    }
+    lq_gguf_close(b);
+    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize --repack-pattern 'a(' '%s' '%s' q8_0",
+                                   model, two), 2);
+    ck_assert_ptr_nonnull(strstr(err, "column"));
+    free(model), free(plain), free(two), free(one), free(err);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("tool_quantize");
     TCase *tc = tcase_create("quantize");
@@ -309,6 +360,7 @@ int main(void) {
     tcase_add_test(tc, test_nan_is_an_error_naming_tensor_and_row);
     tcase_add_test(tc, test_block_size_fallback);
     tcase_add_test(tc, test_requantize_needs_the_flag);
+    tcase_add_test(tc, test_repack_in_one_pass);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -17,6 +17,7 @@
 #include "quantize_mix.h"
 #include "quantize_presets.h"
 #include "tool_common.h"
+#include "repack_plan.h"
 #include "type_rules.h"
 
 #define CMD "quantize"
@@ -42,13 +43,16 @@ typedef struct quantize_options {
     int n_include, n_exclude;
     kv_override overrides[MAX_PATTERNS];
     int n_overrides;
+    bool repack;                        /* interleave rows where possible */
+    repack_patterns *repack_patterns;   /* NULL: every eligible tensor */
 } quantize_options;
 
 /* What happens to one tensor. */
 typedef struct tensor_plan {
     const lq_gguf_tensor *src;
     int type;                      /* type written */
-    bool convert;                  /* false: bytes copied as they are */
+    bool convert;                  /* false: bytes copied (or only repacked) */
+    bool repack_only;              /* copied type, rows interleaved byte-exactly */
     uint64_t size;                 /* bytes written */
     const lq_imatrix_entry *imatrix; /* NULL: none */
 } tensor_plan;
@@ -83,6 +87,9 @@ static void print_help(FILE *out) {
             "  --split-max-size SIZE       shard the output (e.g. 2G, 500M)\n"
             "  --split-max-tensors N       at most N tensors per shard\n"
             "  --override-kv KEY=TYPE:VAL  set metadata (TYPE int, float, bool, str)\n"
+            "  --repack                    store eligible tensors row-interleaved (the rules\n"
+            "                              of quant repack): quantize and repack in one pass\n"
+            "  --repack-pattern R[,R...]   only tensors matching a regex (implies --repack)\n"
             "  --dry-run                   print the plan (tensor, type, bytes), write nothing\n"
             "  -t, --threads N             threads (default: all cores); also THREADS\n"
             "  -h, --help                  this help\n"
@@ -100,7 +107,7 @@ enum {
     OPT_ALLOW_REQUANTIZE = 256, OPT_PURE, OPT_LEAVE_OUTPUT, OPT_OUTPUT_TYPE,
     OPT_TOKEN_EMBD_TYPE, OPT_DRY_RUN, OPT_CUSTOM_Q, OPT_MIX, OPT_IMATRIX, OPT_INCLUDE,
     OPT_EXCLUDE, OPT_KEEP_SPLIT, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_OVERRIDE_KV,
-    OPT_HELP_MIXES,
+    OPT_HELP_MIXES, OPT_REPACK, OPT_REPACK_PATTERN,
 };
 
 static const struct option long_options[] = {
@@ -120,6 +127,8 @@ static const struct option long_options[] = {
     {"split-max-tensors", required_argument, NULL, OPT_SPLIT_TENSORS},
     {"override-kv", required_argument, NULL, OPT_OVERRIDE_KV},
     {"help-mixes", no_argument, NULL, OPT_HELP_MIXES},
+    {"repack", no_argument, NULL, OPT_REPACK},
+    {"repack-pattern", required_argument, NULL, OPT_REPACK_PATTERN},
     {"threads", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -178,6 +187,15 @@ static int parse_option(quantize_options *o, int c) {
     case OPT_DRY_RUN: o->dry_run = true; return -1;
     case OPT_KEEP_SPLIT: o->keep_split = true; return -1;
     case OPT_IMATRIX: o->imatrix_path = optarg; return -1;
+    case OPT_REPACK: o->repack = true; return -1;
+    case OPT_REPACK_PATTERN: {
+        char msg[256];
+        o->repack = true; /* a pattern only makes sense with repacking */
+        if (repack_patterns_add(&o->repack_patterns, optarg, msg, sizeof msg))
+            return -1;
+        tool_error(CMD, "--repack-pattern %s", msg);
+        return QUANT_EXIT_USAGE;
+    }
     case OPT_HELP_MIXES: print_help_mixes(stdout); return QUANT_EXIT_OK;
     case 'h': print_help(stdout); return QUANT_EXIT_OK;
     case OPT_OUTPUT_TYPE:
@@ -284,6 +302,7 @@ static int parse_options(int argc, char **argv, quantize_options *o) {
 
 static void free_options(quantize_options *o) {
     custom_rules_free(&o->custom);
+    repack_patterns_free(o->repack_patterns);
     for (int i = 0; i < o->n_overrides; i++)
         free((char *)o->overrides[i].key);
 }
@@ -493,16 +512,44 @@ static bool check_convertible(const quantize_options *o, const lq_gguf_tensor *t
     return true;
 }
 
+/* With --repack, the interleaved type a tensor of `type` is stored as (the
+ * rules of `quant repack`), or `type` itself. */
+static int repacked_type(const quantize_options *o, const lq_gguf_tensor *t, int type) {
+    if (!o->repack || !repack_patterns_match(o->repack_patterns, t->name))
+        return type;
+    lq_gguf_tensor probe = *t;
+    probe.type = type;
+    int target = type;
+    return repack_tensor_eligible(&probe, &target) ? target : type;
+}
+
+/* A tensor that keeps its type may still be interleaved (byte-exact). */
+static bool plan_copy(const quantize_options *o, const lq_gguf_tensor *t, tensor_plan *p) {
+    int target = repacked_type(o, t, t->type);
+    if (target == t->type)
+        return true;
+    int64_t size = lq_tensor_size(target, lq_gguf_tensor_rows(t), t->ne[0]);
+    if (size < 0) {
+        tool_error(CMD, "tensor '%s': %s", t->name, lq_error_message((int)size));
+        return false;
+    }
+    p->type = target;
+    p->repack_only = true;
+    p->size = (uint64_t)size;
+    return true;
+}
+
 /* Decide one tensor's fate. Returns false (after an error message) when the
  * tensor cannot be handled. */
 static bool plan_tensor(planner *pl, const lq_gguf_tensor *t, tensor_plan *p) {
     const quantize_options *o = pl->o;
-    *p = (tensor_plan){t, t->type, false, t->size, NULL};
+    *p = (tensor_plan){t, t->type, false, false, t->size, NULL};
     if (!rules_is_quantizable(t->name, t->n_dims, t->type, !o->leave_output_tensor))
-        return true;
+        return plan_copy(o, t, p);
     int type = fitting_type(t, wanted_type(pl, t));
     if (type == t->type)
-        return true;
+        return plan_copy(o, t, p);
+    type = repacked_type(o, t, type);
     if (!check_convertible(o, t, type))
         return false;
     int64_t size = lq_tensor_size(type, lq_gguf_tensor_rows(t), t->ne[0]);
@@ -665,6 +712,13 @@ static bool describe_output(lq_gguf_writer *w, const planner *pl, const lq_gguf 
     const quantize_options *o = pl->o;
     int st = lq_gguf_writer_copy_kvs(w, in);
     int ftype = o->preset ? o->preset->ftype : rules_ftype_of_type(pl->base_type);
+    bool any_repacked = false;
+    for (int64_t i = 0; i < count; i++)
+        if (lq_type_get(plans[i].type)->interleave > 1 &&
+            lq_type_get(plans[i].src->type)->interleave == 1 && o->repack)
+            any_repacked = true;
+    if (any_repacked && ftype >= 0)
+        ftype = repack_file_type(ftype);
     if (st == LQ_OK)
         st = ftype >= 0 ? lq_gguf_writer_set_u32(w, "general.file_type", (uint32_t)ftype)
                         : lq_gguf_writer_remove(w, "general.file_type");
@@ -696,6 +750,8 @@ typedef struct buffers {
 static bool allocate_buffers(const tensor_plan *plans, int64_t count, buffers *b) {
     uint64_t max_floats = 0, max_out = 0, max_weights = 0;
     for (int64_t i = 0; i < count; i++) {
+        if (plans[i].repack_only)
+            max_out = plans[i].size > max_out ? plans[i].size : max_out;
         if (!plans[i].convert)
             continue;
         uint64_t n = (uint64_t)(lq_gguf_tensor_rows(plans[i].src) * plans[i].src->ne[0]);
@@ -738,6 +794,15 @@ static bool stream_tensors(const planner *pl, const lq_gguf *in, const tensor_pl
         if (p->convert) {
             if (!convert_tensor(o, p, b->f32, b->weights, b->out))
                 return false;
+            data = b->out;
+        } else if (p->repack_only) {
+            int st = lq_repack_rows(p->type, p->src->data, p->src->size,
+                                    lq_gguf_tensor_rows(p->src), p->src->ne[0], b->out, p->size);
+            if (st != LQ_OK) {
+                tool_error(CMD, "%s: tensor '%s': repacking to %s failed: %s", o->input_path,
+                           p->src->name, lq_type_name(p->type), lq_error_message(st));
+                return false;
+            }
             data = b->out;
         }
         print_plan_line((int)i, (int)count, p);
