@@ -5,6 +5,11 @@
  * An exhaustive scan costs up to 2^16 distance evaluations per group;
  * the tree finds the exact nearest point after a couple of thousand and,
  * with a small slack, a near-exact one after a few hundred.
+ *
+ * The scalar leaf scan is the specification. The AVX-512 scan computes every
+ * distance with the same operations in the same order (no fused
+ * multiply-add) and breaks ties the same way, so both give the same seeds;
+ * it is chosen once per codebook when the CPU has the instructions.
  */
 #include "trellis_search.h"
 
@@ -15,9 +20,14 @@
 
 #include "trellis_gen.h"
 
-/* Codewords per leaf: a fixed trip count for the vectorized distance loop. */
-#define KT_LEAF 32
+/* Codewords per leaf: measured fastest for both SIMD and scalar scans (a
+ * shallower tree costs fewer node visits than the larger leaves cost). */
+#define KT_LEAF 64
+/* Distances are computed in chunks of this many codewords (one AVX-512
+ * register of floats). */
+#define KT_LANES 16
 #define KT_MAX_DIM 8
+#define KT_MAX_DEPTH 16
 
 typedef struct kt_node {
     int dim;        /* the coordinate this node splits on */
@@ -33,6 +43,7 @@ struct kt_book {
     kt_node *nodes;       /* 2^depth - 1, heap order (children 2i+1, 2i+2) */
     int8_t *leaf_values;  /* per leaf: dim rows of KT_LEAF values */
     uint16_t *leaf_seeds; /* per leaf: KT_LEAF seeds */
+    kt_impl impl;         /* the leaf scan this CPU runs */
 };
 
 typedef struct kt_book_spec {
@@ -121,6 +132,25 @@ static void kt_free_book(kt_book *book) {
     memset(book, 0, sizeof *book);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KT_HAVE_AVX512 1
+#include <immintrin.h>
+#endif
+
+int kt_impl_supported(kt_impl impl) {
+    switch (impl) {
+    case KT_IMPL_SCALAR: return 1;
+#ifdef KT_HAVE_AVX512
+    case KT_IMPL_AVX512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+static kt_impl kt_best_impl(void) {
+    return kt_impl_supported(KT_IMPL_AVX512) ? KT_IMPL_AVX512 : KT_IMPL_SCALAR;
+}
+
 static void kt_build_book(kt_book_id id) {
     const kt_book_spec *spec = &kt_specs[id];
     kt_book *book = &kt_books[id];
@@ -151,6 +181,7 @@ static void kt_build_book(kt_book_id id) {
     }
     kt_build_node(book, 0, 0, items, book->count);
     free(items);
+    book->impl = kt_best_impl();
     kt_book_ready[id] = 1;
 }
 
@@ -190,72 +221,166 @@ float kt_distance(const kt_book *book, int seed, const float *t,
     return sum;
 }
 
+/* The search state of one query. */
 typedef struct kt_query {
     const kt_book *book;
     const float *t, *w;
-    float slack;
-    float off[KT_MAX_DIM]; /* distance from t to the current cell, per dim */
     float best;
     int best_seed;
 } kt_query;
 
-static void kt_scan_leaf(kt_query *q, int leaf) {
-    const int dim = q->book->dim;
-    const int8_t *v = q->book->leaf_values + (size_t)leaf * KT_LEAF * dim;
-    float acc[KT_LEAF] = {0};
-    for (int k = 0; k < dim; ++k) {
-        const float tk = q->t[k], wk = q->w[k];
-        const int8_t *vk = v + k * KT_LEAF;
-        for (int j = 0; j < KT_LEAF; ++j) {
-            float diff = tk - (float)vk[j];
-            acc[j] += wk * diff * diff;
-        }
-    }
+/* Keep the first codeword of the chunk (codewords first..first+KT_LANES-1 of
+ * the leaf) whose distance is below the best so far and smallest. */
+static void kt_take_best(kt_query *q, int leaf, int first, const float *acc) {
     int best_j = -1;
-    float best = q->best;
-    for (int j = 0; j < KT_LEAF; ++j) {
-        if (acc[j] < best) {
-            best = acc[j];
+    for (int j = 0; j < KT_LANES; ++j) {
+        if (acc[j] < q->best) {
+            q->best = acc[j];
             best_j = j;
         }
     }
-    if (best_j >= 0) {
-        q->best = best;
-        q->best_seed = q->book->leaf_seeds[leaf * KT_LEAF + best_j];
+    if (best_j >= 0)
+        q->best_seed = q->book->leaf_seeds[leaf * KT_LEAF + first + best_j];
+}
+
+static void kt_scan_leaf_scalar(kt_query *q, int leaf) {
+    const int dim = q->book->dim;
+    const int8_t *v = q->book->leaf_values + (size_t)leaf * KT_LEAF * dim;
+    for (int first = 0; first < KT_LEAF; first += KT_LANES) {
+        float acc[KT_LANES] = {0};
+        for (int k = 0; k < dim; ++k) {
+            const float tk = q->t[k], wk = q->w[k];
+            const int8_t *vk = v + k * KT_LEAF + first;
+            for (int j = 0; j < KT_LANES; ++j) {
+                const float diff = tk - (float)vk[j];
+                const float term = wk * diff * diff;
+                acc[j] += term;
+            }
+        }
+        kt_take_best(q, leaf, first, acc);
     }
 }
 
-/* bound: the weighted distance from t to this node's cell. */
-static void kt_descend(kt_query *q, int node, int level, float bound) {
-    const kt_book *book = q->book;
-    if (level == book->depth) {
-        kt_scan_leaf(q, node - ((1 << book->depth) - 1));
+#ifdef KT_HAVE_AVX512
+_Static_assert(KT_LEAF == 4 * KT_LANES, "the AVX-512 scan keeps four chunks in registers");
+
+/* acc + w (t - value)^2 for 16 codewords, rounded as the scalar loop. */
+__attribute__((target("avx512f"))) static inline __m512
+kt_accumulate16(__m512 acc, __m512 t, __m512 w, const int8_t *values) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)values);
+    const __m512 diff = _mm512_sub_ps(t, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)));
+    __m512 term = _mm512_mul_ps(_mm512_mul_ps(w, diff), diff);
+    /* keep the compiler from fusing the add into an FMA, which would round
+     * differently from the scalar specification */
+    __asm__("" : "+v"(term));
+    return _mm512_add_ps(acc, term);
+}
+
+/* The four chunks of a leaf side by side: independent dependency chains. */
+__attribute__((target("avx512f"))) static void kt_scan_leaf_avx512(kt_query *q, int leaf) {
+    const int dim = q->book->dim;
+    const int8_t *v = q->book->leaf_values + (size_t)leaf * KT_LEAF * dim;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int k = 0; k < dim; ++k) {
+        const __m512 tk = _mm512_set1_ps(q->t[k]), wk = _mm512_set1_ps(q->w[k]);
+        const int8_t *vk = v + k * KT_LEAF;
+        acc0 = kt_accumulate16(acc0, tk, wk, vk);
+        acc1 = kt_accumulate16(acc1, tk, wk, vk + KT_LANES);
+        acc2 = kt_accumulate16(acc2, tk, wk, vk + 2 * KT_LANES);
+        acc3 = kt_accumulate16(acc3, tk, wk, vk + 3 * KT_LANES);
+    }
+    /* lanes below the best so far; NaN distances never qualify */
+    const __m512 best = _mm512_set1_ps(q->best);
+    const __mmask16 below0 = _mm512_cmp_ps_mask(acc0, best, _CMP_LT_OQ);
+    const __mmask16 below1 = _mm512_cmp_ps_mask(acc1, best, _CMP_LT_OQ);
+    const __mmask16 below2 = _mm512_cmp_ps_mask(acc2, best, _CMP_LT_OQ);
+    const __mmask16 below3 = _mm512_cmp_ps_mask(acc3, best, _CMP_LT_OQ);
+    if (!(below0 | below1 | below2 | below3))
+        return;
+    /* the smallest qualifying distance (inactive lanes read as +inf) ... */
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    const __m512 m01 = _mm512_min_ps(_mm512_mask_blend_ps(below0, inf, acc0),
+                                     _mm512_mask_blend_ps(below1, inf, acc1));
+    const __m512 m23 = _mm512_min_ps(_mm512_mask_blend_ps(below2, inf, acc2),
+                                     _mm512_mask_blend_ps(below3, inf, acc3));
+    const float min = _mm512_reduce_min_ps(_mm512_min_ps(m01, m23));
+    /* ... and the first codeword that has it */
+    const __m512 minv = _mm512_set1_ps(min);
+    const uint64_t equal =
+        (uint64_t)_mm512_mask_cmp_ps_mask(below0, acc0, minv, _CMP_EQ_OQ) |
+        (uint64_t)_mm512_mask_cmp_ps_mask(below1, acc1, minv, _CMP_EQ_OQ) << 16 |
+        (uint64_t)_mm512_mask_cmp_ps_mask(below2, acc2, minv, _CMP_EQ_OQ) << 32 |
+        (uint64_t)_mm512_mask_cmp_ps_mask(below3, acc3, minv, _CMP_EQ_OQ) << 48;
+    q->best = min;
+    q->best_seed = q->book->leaf_seeds[leaf * KT_LEAF + __builtin_ctzll(equal)];
+}
+#endif
+
+static void kt_scan_leaf(kt_query *q, kt_impl impl, int leaf) {
+#ifdef KT_HAVE_AVX512
+    if (impl == KT_IMPL_AVX512) {
+        kt_scan_leaf_avx512(q, leaf);
         return;
     }
-    const kt_node *n = &book->nodes[node];
-    const int k = n->dim;
-    const float tk = q->t[k];
-    const float above_low = tk - n->low_max, below_high = n->high_min - tk;
-    const int low_first = above_low < below_high;
-    kt_descend(q, 2 * node + (low_first ? 1 : 2), level + 1, bound);
-    /* the far child lies at least this far away along k */
-    float gap = low_first ? below_high : above_low;
-    if (gap < q->off[k])
-        gap = q->off[k];
-    const float old = q->off[k];
-    const float far_bound = bound + q->w[k] * (gap * gap - old * old);
-    if (far_bound * q->slack >= q->best)
-        return;
-    q->off[k] = gap;
-    kt_descend(q, 2 * node + (low_first ? 2 : 1), level + 1, far_bound);
-    q->off[k] = old;
+#endif
+    (void)impl;
+    kt_scan_leaf_scalar(q, leaf);
+}
+
+/* A subtree still to visit: its root, the lower bound of the weighted
+ * distance to its cell, and the per-dimension offsets that make it up. */
+typedef struct kt_pending {
+    int node, level;
+    float bound;
+    float off[KT_MAX_DIM];
+} kt_pending;
+
+/* Depth first, nearer child first, as a loop: on the way down every farther
+ * child that the bound does not rule out is stacked (with its offsets), and
+ * is visited after the nearer subtree unless the best has become too close
+ * by then. The stack never holds more than one entry per level. */
+int kt_nearest_with(const kt_book *book, kt_impl impl, const float *t,
+                    const float *w, float slack, int start) {
+    kt_query q = {.book = book, .t = t, .w = w};
+    q.best = start >= 0 ? kt_distance(book, start, t, w) : INFINITY;
+    q.best_seed = start >= 0 ? start : 0;
+    kt_pending stack[KT_MAX_DEPTH + 1];
+    int top = 0, node = 0, level = 0;
+    float bound = 0, off[KT_MAX_DIM] = {0};
+    for (;;) {
+        for (; level < book->depth; ++level) {
+            const kt_node *n = &book->nodes[node];
+            const int k = n->dim;
+            const float above_low = t[k] - n->low_max, below_high = n->high_min - t[k];
+            const int low_first = above_low < below_high;
+            /* the far child lies at least this far away along k */
+            float gap = low_first ? below_high : above_low;
+            gap = gap < off[k] ? off[k] : gap;
+            const float far_bound = bound + w[k] * (gap * gap - off[k] * off[k]);
+            /* written unconditionally, kept only if needed: no branch */
+            kt_pending *p = &stack[top];
+            p->node = 2 * node + 1 + low_first;
+            p->level = level + 1;
+            p->bound = far_bound;
+            memcpy(p->off, off, sizeof off);
+            p->off[k] = gap;
+            top += far_bound * slack < q.best;
+            node = 2 * node + 2 - low_first;
+        }
+        kt_scan_leaf(&q, impl, node - ((1 << book->depth) - 1));
+        do {
+            if (top == 0)
+                return q.best_seed;
+            --top;
+        } while (stack[top].bound * slack >= q.best);
+        node = stack[top].node;
+        level = stack[top].level;
+        bound = stack[top].bound;
+        memcpy(off, stack[top].off, sizeof off);
+    }
 }
 
 int kt_nearest(const kt_book *book, const float *t, const float *w,
                float slack, int start) {
-    kt_query q = {.book = book, .t = t, .w = w, .slack = slack};
-    q.best = start >= 0 ? kt_distance(book, start, t, w) : INFINITY;
-    q.best_seed = start >= 0 ? start : 0;
-    kt_descend(&q, 0, 0, 0.0f);
-    return q.best_seed;
+    return kt_nearest_with(book, book->impl, t, w, slack, start);
 }

@@ -25,6 +25,12 @@ typedef enum kt_book_id {
 
 typedef struct kt_book kt_book;
 
+/* Implementations of the leaf scan; all give the same results. */
+typedef enum kt_impl {
+    KT_IMPL_SCALAR, /* the specification */
+    KT_IMPL_AVX512,
+} kt_impl;
+
 /* The codebook, built on first use (thread-safe). */
 const kt_book *kt_book_get(kt_book_id id);
 
@@ -40,5 +46,13 @@ float kt_distance(const kt_book *book, int seed, const float *t,
  * start: a seed to begin from (its distance bounds the search), or -1. */
 int kt_nearest(const kt_book *book, const float *t, const float *w,
                float slack, int start);
+
+/* Whether this CPU can run the implementation. */
+int kt_impl_supported(kt_impl impl);
+
+/* The same with a given implementation (for tests: every implementation the
+ * CPU supports must return the same seed). */
+int kt_nearest_with(const kt_book *book, kt_impl impl, const float *t,
+                    const float *w, float slack, int start);
 
 #endif /* LIBQUANT_TRELLIS_SEARCH_H */
