@@ -128,15 +128,16 @@ START_TEST(test_status_names) {
 END_TEST
 
 /* Every half value converts to float and back to itself (NaNs stay NaN). */
+/* (Check records every passing assertion: loops collect the first failure.) */
 START_TEST(test_fp16_exhaustive_round_trip) {
-    for (uint32_t h = 0; h < 65536; h++) {
+    int64_t bad = -1;
+    for (uint32_t h = 0; h < 65536 && bad < 0; h++) {
         float f = lq_fp16_to_fp32((uint16_t)h);
         uint16_t back = lq_fp32_to_fp16(f);
-        if (isnan(f))
-            ck_assert_msg(isnan(lq_fp16_to_fp32(back)), "NaN 0x%04x lost", h);
-        else
-            ck_assert_msg(back == h, "0x%04x -> %g -> 0x%04x", h, (double)f, back);
+        if (isnan(f) ? !isnan(lq_fp16_to_fp32(back)) : back != h)
+            bad = h;
     }
+    ck_assert_msg(bad < 0, "0x%04llx does not survive half -> float -> half", (long long)bad);
     ck_assert_float_eq(lq_fp16_to_fp32(0x3c00), 1.0f);
     ck_assert_float_eq(lq_fp16_to_fp32(0x0001), 0x1p-24f);
     ck_assert_float_eq(lq_fp16_to_fp32(0x7bff), 65504.0f);
@@ -166,19 +167,23 @@ static int nearest_is_correct(float f, uint16_t got, float (*decode)(uint16_t)) 
 
 START_TEST(test_fp16_bf16_round_to_nearest_even) {
     tu_rng rng = {2024};
+    float bad_fp16 = 0, bad_bf16 = 0;
+    int fp16_failures = 0, bf16_failures = 0;
     for (int i = 0; i < 1000000; i++) {
         uint32_t bits = (uint32_t)tu_rng_next(&rng);
         float f;
         memcpy(&f, &bits, 4);
         if (!isfinite(f))
             continue;
-        if (fabsf(f) < 65504.0f)
-            ck_assert_msg(nearest_is_correct(f, lq_fp32_to_fp16(f), lq_fp16_to_fp32),
-                          "fp16 of %a", (double)f);
-        if (fabsf(f) < 3.38e38f)
-            ck_assert_msg(nearest_is_correct(f, lq_fp32_to_bf16(f), lq_bf16_to_fp32),
-                          "bf16 of %a", (double)f);
+        if (fabsf(f) < 65504.0f && !nearest_is_correct(f, lq_fp32_to_fp16(f), lq_fp16_to_fp32))
+            bad_fp16 = f, fp16_failures++;
+        if (fabsf(f) < 3.38e38f && !nearest_is_correct(f, lq_fp32_to_bf16(f), lq_bf16_to_fp32))
+            bad_bf16 = f, bf16_failures++;
     }
+    ck_assert_msg(fp16_failures == 0, "%d fp16 roundings wrong, e.g. of %a", fp16_failures,
+                  (double)bad_fp16);
+    ck_assert_msg(bf16_failures == 0, "%d bf16 roundings wrong, e.g. of %a", bf16_failures,
+                  (double)bad_bf16);
     ck_assert(isinf(lq_fp16_to_fp32(lq_fp32_to_fp16(65520.0f))));
     ck_assert_float_eq(lq_fp16_to_fp32(lq_fp32_to_fp16(65519.0f)), 65504.0f);
     ck_assert(isinf(lq_fp16_to_fp32(lq_fp32_to_fp16(INFINITY))));
@@ -201,10 +206,13 @@ START_TEST(test_f16_codec_equals_scalar) {
     for (uint32_t h = 0; h < 65536; h++)
         halves[h] = (uint16_t)h;
     ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, halves, 65536 * 2, 1, 65536, floats), LQ_OK);
-    for (uint32_t h = 0; h < 65536; h++) {
+    int64_t bad = -1;
+    for (uint32_t h = 0; h < 65536 && bad < 0; h++) {
         float expect = lq_fp16_to_fp32((uint16_t)h);
-        ck_assert_msg(memcmp(&expect, &floats[h], 4) == 0, "decode of 0x%04x", h);
+        if (memcmp(&expect, &floats[h], 4) != 0)
+            bad = h;
     }
+    ck_assert_msg(bad < 0, "decode of 0x%04llx", (long long)bad);
     tu_rng rng = {31};
     for (int64_t n = 1; n <= 1031; n += 41) {
         for (int64_t i = 0; i < n; i++) {
@@ -215,9 +223,12 @@ START_TEST(test_f16_codec_equals_scalar) {
         }
         ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_F16, floats, 1, n, NULL, halves, (size_t)n * 2),
                          n * 2);
-        for (int64_t i = 0; i < n; i++)
-            ck_assert_msg(halves[i] == lq_fp32_to_fp16(floats[i]), "encode of %a (n=%lld)",
-                          (double)floats[i], (long long)n);
+        int64_t first_bad = -1;
+        for (int64_t i = 0; i < n && first_bad < 0; i++)
+            if (halves[i] != lq_fp32_to_fp16(floats[i]))
+                first_bad = i;
+        ck_assert_msg(first_bad < 0, "encode of %a (n=%lld)",
+                      first_bad < 0 ? 0.0 : (double)floats[first_bad], (long long)n);
     }
     free(halves);
     free(floats);
