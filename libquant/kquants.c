@@ -47,6 +47,9 @@ typedef struct kquant_format {
     int smin, smax; /* range of the sub-block scales (and mins) */
     void (*pack)(const kq_block *b, uint8_t *dst);
     void (*unpack)(const uint8_t *src, kq_block *b);
+    lq_sweep sweep;     /* of each sub-block's scale (step 1) */
+    int refit_rounds;   /* of the super scales after step 3 */
+    bool one_neighbour; /* step 3 tries 2 integer scales instead of 3 */
 } kquant_format;
 
 /* --------------------------------------------------- shared bit layouts */
@@ -136,12 +139,14 @@ static void unpack_q2_K(const uint8_t *src, kq_block *b) {
  * of scale j at bit 2*(j/4) of byte 8 + j%4), d. */
 static void pack_q3_K(const kq_block *b, uint8_t *dst) {
     int level[QK];
-    uint8_t *hmask = dst;
-    memset(hmask, 0, 32);
-    for (int j = 0; j < QK; j++) {
+    for (int j = 0; j < QK; j++)
         level[j] = b->q[j] + 4;
-        if (level[j] > 3)
-            hmask[j % 32] |= (uint8_t)(1 << (j / 32));
+    uint8_t *hmask = dst;
+    for (int l = 0; l < 32; l++) {
+        int bits = 0;
+        for (int k = 0; k < 8; k++) /* level >> 2 is the bit: level in [0, 7] */
+            bits |= (level[l + 32 * k] >> 2) << k;
+        hmask[l] = (uint8_t)bits;
     }
     pack_2bit(level, dst + 32);
     uint8_t *sc = dst + 96;
@@ -245,11 +250,20 @@ static void unpack_q6_K(const uint8_t *src, kq_block *b) {
     b->d_bits = lq_load_u16(src + 208);
 }
 
-static const kquant_format q2_K_format = {LQ_TYPE_Q2_K, 84, 16, true, 0, 3, 0, 15, pack_q2_K, unpack_q2_K};
-static const kquant_format q3_K_format = {LQ_TYPE_Q3_K, 110, 16, false, -4, 3, -32, 31, pack_q3_K, unpack_q3_K};
-static const kquant_format q4_K_format = {LQ_TYPE_Q4_K, 144, 32, true, 0, 15, 0, 63, pack_q4_K, unpack_q4_K};
-static const kquant_format q5_K_format = {LQ_TYPE_Q5_K, 176, 32, true, 0, 31, 0, 63, pack_q5_K, unpack_q5_K};
-static const kquant_format q6_K_format = {LQ_TYPE_Q6_K, 210, 16, false, -32, 31, -128, 127, pack_q6_K, unpack_q6_K};
+/* Search effort per type, chosen by measuring error against time on
+ * Gaussian and heavy-tailed rows, with and without an importance matrix:
+ * q4_K and q5_K gain 1-2% from trying both anchors of each sub-block's
+ * range, which costs q2_K (whose 4 levels an outlier dominates) up to 3% on
+ * heavy tails, so q2_K keeps the bottom anchor and a finer sweep; q3_K's
+ * grid [-4, 3] is best swept around -4, and more super-scale refits or a
+ * third candidate scale in step 3 each gain it under 0.1% for 10-30% more
+ * time (q3_K is the type whose reference encoder is fastest). */
+#define THIRD (1.0f / 3.0f)
+static const kquant_format q2_K_format = {LQ_TYPE_Q2_K, 84, 16, true, 0, 3, 0, 15, pack_q2_K, unpack_q2_K, {1.0f, 0.2f, false, 1}, 1, false};
+static const kquant_format q3_K_format = {LQ_TYPE_Q3_K, 110, 16, false, -4, 3, -32, 31, pack_q3_K, unpack_q3_K, {1.0f, 1.0f, true, 1}, 0, true};
+static const kquant_format q4_K_format = {LQ_TYPE_Q4_K, 144, 32, true, 0, 15, 0, 63, pack_q4_K, unpack_q4_K, {1.0f, THIRD, false, 2}, 1, false};
+static const kquant_format q5_K_format = {LQ_TYPE_Q5_K, 176, 32, true, 0, 31, 0, 63, pack_q5_K, unpack_q5_K, {1.0f, THIRD, false, 2}, 1, false};
+static const kquant_format q6_K_format = {LQ_TYPE_Q6_K, 210, 16, false, -32, 31, -128, 127, pack_q6_K, unpack_q6_K, {1.0f, THIRD, false, 1}, 1, false};
 
 /* ------------------------------------------------------------- decoding */
 
@@ -298,9 +312,15 @@ static int nearest_level(float value, float step, int lo, int hi) {
     return lq_nearest_int(r);
 }
 
-/* The ideal (unquantized) fit of each sub-block, from step 1. */
+/* Step 2 fits only 8 or 16 values: a fine sweep costs little. */
+static const lq_sweep superblock_sweep = {1.0f, 0.2f, false, 1};
+
+/* A super-block normalised for the searches (x * 2^-exponent, exact;
+ * weights at most 1) and the ideal (unquantized) fit of each sub-block
+ * from step 1. */
 typedef struct subblock_fits {
-    float w[QK];
+    float x[QK], w[QK];
+    int exponent;
     float scale[MAX_SUBBLOCKS];
     float min[MAX_SUBBLOCKS]; /* affine types: the subtracted magnitude */
 } subblock_fits;
@@ -308,37 +328,51 @@ typedef struct subblock_fits {
 /* Step 3: with the super scales fixed, give each sub-block the integer
  * scale (and min) next to its ideal one that leaves the least error, with
  * its weights re-rounded. Returns the total error. */
-static double assign_subblocks(const kquant_format *f, const float *x,
-                               const subblock_fits *fit, float d, float dmin,
-                               kq_block *b) {
+static float assign_subblocks(const kquant_format *f, const subblock_fits *fit,
+                              float d, float dmin, kq_block *b) {
     const int lo = f->affine ? 0 : f->smin;
-    double total = 0;
+    float total = 0;
     for (int j = 0; j < QK / f->sub; j++) {
         const int o = j * f->sub;
+        const float *x = fit->x + o, *w = fit->w + o;
         const int s0 = nearest_level(fit->scale[j], d, lo, f->smax);
         const int m0 = f->affine ? nearest_level(fit->min[j], dmin, 0, f->smax) : 0;
         const int m_span = f->affine ? 1 : 0;
         float best = HUGE_VALF;
-        for (int s = s0 - 1; s <= s0 + 1; s++) {
+        int best_s = s0, best_m = m0;
+        /* the nearest scale and both neighbours, or with
+         * one_neighbour only the neighbour on the ideal scale's side */
+        int s_lo = s0 - 1, s_hi = s0 + 1;
+        if (f->one_neighbour && d != 0.0f) {
+            if ((float)s0 < fit->scale[j] / d)
+                s_lo = s0;
+            else
+                s_hi = s0;
+        }
+        for (int s = s_lo; s <= s_hi; s++) {
             for (int mi = m0 - m_span; mi <= m0 + m_span; mi++) {
                 if (s < lo || s > f->smax || mi < 0 || mi > f->smax)
                     continue;
-                int8_t sq[32];
-                uint8_t aq[32];
                 float err = f->affine
-                    ? lq_round_affine(f->sub, x + o, fit->w + o, d * (float)s,
-                                      -(dmin * (float)mi), f->qmax, aq)
-                    : lq_round_symmetric(f->sub, x + o, fit->w + o, d * (float)s,
-                                         f->qmin, f->qmax, sq);
-                if (!(err < best))
-                    continue;
-                best = err;
-                b->scale[j] = s;
-                b->min[j] = mi;
-                for (int i = 0; i < f->sub; i++)
-                    b->q[o + i] = f->affine ? aq[i] : sq[i];
+                    ? lq_round_affine(f->sub, x, w, d * (float)s,
+                                      -(dmin * (float)mi), f->qmax, NULL)
+                    : lq_round_symmetric(f->sub, x, w, d * (float)s,
+                                         f->qmin, f->qmax, NULL);
+                if (err < best) {
+                    best = err;
+                    best_s = s;
+                    best_m = mi;
+                }
             }
         }
+        b->scale[j] = best_s;
+        b->min[j] = best_m;
+        if (f->affine)
+            lq_round_affine(f->sub, x, w, d * (float)best_s,
+                            -(dmin * (float)best_m), f->qmax, b->q + o);
+        else
+            lq_round_symmetric(f->sub, x, w, d * (float)best_s, f->qmin,
+                               f->qmax, b->q + o);
         total += best;
     }
     return total;
@@ -346,32 +380,44 @@ static double assign_subblocks(const kquant_format *f, const float *x,
 
 /* Least-squares super scales for the integers of b: the error is linear in
  * d (and dmin) once every integer is fixed. False if degenerate. */
-static bool refit_super_scales(const kquant_format *f, const float *x,
-                               const float *w, const kq_block *b, float *d,
-                               float *dmin) {
+static bool refit_super_scales(const kquant_format *f, const subblock_fits *fit,
+                               const kq_block *b, float *d, float *dmin) {
     /* normal equations of x ~ d*a - dmin*c, a = scale*q, c = min */
-    double aa = 0, ac = 0, cc = 0, xa = 0, xc = 0;
-    for (int i = 0; i < QK; i++) {
-        int j = i / f->sub;
-        double a = (double)b->scale[j] * b->q[i];
-        double c = f->affine ? -(double)b->min[j] : 0.0;
-        aa += w[i] * a * a;
-        ac += w[i] * a * c;
-        cc += w[i] * c * c;
-        xa += w[i] * x[i] * a;
-        xc += w[i] * x[i] * c;
+    float aa[LQ_LANES] = {0}, ac[LQ_LANES] = {0}, cc[LQ_LANES] = {0};
+    float xa[LQ_LANES] = {0}, xc[LQ_LANES] = {0};
+    for (int i = 0; i < QK; i += LQ_LANES) {
+        const float scale = (float)b->scale[i / f->sub];
+        const float c = f->affine ? (float)b->min[i / f->sub] : 0.0f;
+        for (int k = 0; k < LQ_LANES; k++) {
+            float a = scale * (float)b->q[i + k];
+            float wa = fit->w[i + k] * a, wc = fit->w[i + k] * c;
+            aa[k] += wa * a;
+            ac[k] += wa * c;
+            cc[k] += wc * c;
+            xa[k] += wa * fit->x[i + k];
+            xc[k] += wc * fit->x[i + k];
+        }
+    }
+    double saa = 0, sac = 0, scc = 0, sxa = 0, sxc = 0;
+    for (int k = 0; k < LQ_LANES; k++) {
+        saa += aa[k];
+        sac += ac[k];
+        scc += cc[k];
+        sxa += xa[k];
+        sxc += xc[k];
     }
     if (!f->affine) {
-        if (!(aa > 0))
+        if (!(saa > 0))
             return false;
-        *d = (float)(xa / aa);
+        *d = (float)(sxa / saa);
         return true;
     }
-    double det = aa * cc - ac * ac;
-    if (!(det > 0))
+    /* x ~ d*a - dmin*c: the normal equations in (d, dmin) */
+    double det = saa * scc - sac * sac;
+    if (!(det > 1e-9 * saa * scc))
         return false;
-    double nd = (xa * cc - xc * ac) / det;
-    double nm = (aa * xc - ac * xa) / det;
+    double nd = (sxa * scc - sxc * sac) / det;
+    double nm = (sxa * sac - saa * sxc) / det;
     if (!(nd >= 0) || !(nm >= 0))
         return false;
     *d = (float)nd;
@@ -379,67 +425,94 @@ static bool refit_super_scales(const kquant_format *f, const float *x,
     return true;
 }
 
-/* Step 1: the weights and ideal fit of every sub-block; also the weights
- * of step 2 (a scale error costs sum w q^2, a min error sum w). */
-static void fit_subblocks(const kquant_format *f, const float *x,
-                          const float *imatrix, subblock_fits *fit,
-                          float *scale_weight, float *min_weight) {
-    for (int j = 0; j < QK / f->sub; j++) {
-        const int o = j * f->sub;
-        float *w = fit->w + o;
-        lq_block_weights(f->sub, imatrix ? imatrix + o : NULL, w);
-        double wqq = 0, ww = 0;
-        if (f->affine) {
-            uint8_t q[32];
-            float m;
-            fit->scale[j] = lq_search_affine(f->sub, x + o, w, f->qmax, true, &m, q);
-            fit->min[j] = -m;
-            for (int i = 0; i < f->sub; i++)
-                wqq += (double)w[i] * q[i] * q[i];
-        } else {
-            int8_t q[32];
-            fit->scale[j] = lq_search_symmetric(f->sub, x + o, w, f->qmin, f->qmax, q);
-            fit->min[j] = 0;
-            for (int i = 0; i < f->sub; i++)
-                wqq += (double)w[i] * q[i] * q[i];
-        }
+/* The normalised data and weights of a super-block. A sub-block with no
+ * importance at all gets the super-block's largest weight, as a block
+ * without an imatrix gets ones. */
+static void normalise_superblock(const kquant_format *f, const float *x,
+                                 const float *imatrix, subblock_fits *fit) {
+    fit->exponent = lq_block_exponent(QK, x);
+    lq_scale_by_pow2(QK, x, fit->exponent, fit->x);
+    if (!imatrix) {
+        for (int i = 0; i < QK; i++)
+            fit->w[i] = 1.0f;
+        return;
+    }
+    memcpy(fit->w, imatrix, sizeof fit->w);
+    lq_normalise_weights(QK, fit->w);
+    for (int o = 0; o < QK; o += f->sub) {
+        float total = 0;
         for (int i = 0; i < f->sub; i++)
-            ww += w[i];
-        scale_weight[j] = (float)wqq;
-        min_weight[j] = (float)ww;
+            total += fit->w[o + i];
+        if (!(total > 0))
+            for (int i = 0; i < f->sub; i++)
+                fit->w[o + i] = 1.0f;
     }
 }
 
-#define SUPER_REFIT_ROUNDS 3
+/* Step 1: the ideal fit of every sub-block; also the weights of step 2 (a
+ * scale error costs sum w q^2, a min error sum w). */
+static void fit_subblocks(const kquant_format *f, subblock_fits *fit,
+                          float *scale_weight, float *min_weight) {
+    for (int j = 0; j < QK / f->sub; j++) {
+        const int o = j * f->sub;
+        const float *x = fit->x + o, *w = fit->w + o;
+        float wqq, ww = 0;
+        if (f->affine) {
+            float m;
+            fit->scale[j] = lq_search_affine(f->sub, x, w, f->qmax, true,
+                                             f->sweep, &m, &wqq);
+            fit->min[j] = -m;
+        } else {
+            fit->scale[j] = lq_search_symmetric(f->sub, x, w, f->qmin, f->qmax,
+                                                f->sweep, &wqq);
+            fit->min[j] = 0;
+        }
+        for (int i = 0; i < f->sub; i++)
+            ww += w[i];
+        scale_weight[j] = wqq;
+        min_weight[j] = ww;
+    }
+    lq_normalise_weights(QK / f->sub, scale_weight);
+    lq_normalise_weights(QK / f->sub, min_weight);
+}
+
+/* Store a normalised super scale as fp16; returns the stored value,
+ * normalised back (exact: a power of two). */
+static float store_super_scale(float d, int exponent, uint16_t *bits) {
+    float stored;
+    *bits = lq_scale_to_fp16(ldexpf(d, exponent), &stored);
+    return ldexpf(stored, -exponent);
+}
 
 static void encode_superblock(const kquant_format *f, const float *x,
                               const float *imatrix, kq_block *b) {
     const int nsub = QK / f->sub;
     subblock_fits fit;
     float scale_weight[MAX_SUBBLOCKS], min_weight[MAX_SUBBLOCKS];
-    fit_subblocks(f, x, imatrix, &fit, scale_weight, min_weight);
+    normalise_superblock(f, x, imatrix, &fit);
+    fit_subblocks(f, &fit, scale_weight, min_weight);
 
     /* step 2 */
-    int8_t level[MAX_SUBBLOCKS];
     float d = lq_search_symmetric(nsub, fit.scale, scale_weight,
-                                  f->affine ? 0 : f->smin, f->smax, level);
+                                  f->affine ? 0 : f->smin, f->smax,
+                                  superblock_sweep, NULL);
     float dmin = f->affine ? lq_search_symmetric(nsub, fit.min, min_weight, 0,
-                                                 f->smax, level)
+                                                 f->smax, superblock_sweep, NULL)
                            : 0.0f;
-    b->d_bits = lq_scale_to_fp16(d, &d);
-    b->dmin_bits = lq_scale_to_fp16(dmin, &dmin);
-    double err = assign_subblocks(f, x, &fit, d, dmin, b);
+    d = store_super_scale(d, fit.exponent, &b->d_bits);
+    dmin = store_super_scale(dmin, fit.exponent, &b->dmin_bits);
+    float err = assign_subblocks(f, &fit, d, dmin, b);
 
     /* refit the super scales to the chosen integers and reassign, for as
      * long as that lowers the error */
-    for (int round = 0; round < SUPER_REFIT_ROUNDS; round++) {
+    for (int round = 0; round < f->refit_rounds; round++) {
         float nd = d, nm = dmin;
-        if (!refit_super_scales(f, x, fit.w, b, &nd, &nm))
+        if (!refit_super_scales(f, &fit, b, &nd, &nm))
             break;
         kq_block trial = *b;
-        trial.d_bits = lq_scale_to_fp16(nd, &nd);
-        trial.dmin_bits = lq_scale_to_fp16(nm, &nm);
-        double trial_err = assign_subblocks(f, x, &fit, nd, nm, &trial);
+        nd = store_super_scale(nd, fit.exponent, &trial.d_bits);
+        nm = store_super_scale(nm, fit.exponent, &trial.dmin_bits);
+        float trial_err = assign_subblocks(f, &fit, nd, nm, &trial);
         if (!(trial_err < err))
             break;
         *b = trial;

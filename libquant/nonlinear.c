@@ -9,14 +9,18 @@
  *
  * The encoders minimise sum_j w_j (x_j - y_j)^2 where w is the importance
  * matrix when one is given and 1 otherwise, i.e. exactly the error measured
- * on the output. Sums are kept in double so that huge inputs cannot overflow.
+ * on the output. iq4_nl and iq4_xs search in single precision on blocks
+ * scaled by an exact power of two (see scale_search.h), so that huge inputs
+ * cannot overflow; mxfp4 keeps its sums in double.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "codec.h"
 #include "common.h"
+#include "scale_search.h"
 
 enum {
     SUBBLOCK = 32,
@@ -66,50 +70,106 @@ static void pack_nibbles(const uint8_t *idx, uint8_t *qs) {
 /* iq4nl value search                                                        */
 /* ------------------------------------------------------------------------ */
 
-/* Index of the table value nearest to v (v in table units). */
-static int iq4nl_nearest(float v) {
-    int lo = 0, hi = 15;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        /* midpoints of integer neighbours are exact in float */
-        if (v > 0.5f * (float)(iq4nl_values[mid] + iq4nl_values[mid + 1]))
-            lo = mid + 1;
-        else
-            hi = mid;
+/* The searches below run on normalised blocks (x * 2^-e, exact, so |x| < 1;
+ * weights at most 1; see scale_search.h), in single precision: no sum can
+ * overflow and only the order of candidates matters. */
+
+/* Nearest value by table: v (in table units) is clamped to [-128, 127.5],
+ * where the nearest index is the same as beyond; the unit cell of floor(v)
+ * holds at most one midpoint between neighbouring values (they are 11 or
+ * more apart), so the cell's first index, plus one if v lies above the next
+ * midpoint, is the answer. A value exactly on a midpoint takes the lower
+ * index, as the binary search of the specification did. */
+#define LUT_OFFSET 128
+#define LUT_CELLS 256
+
+typedef struct iq4nl_lookup {
+    uint8_t first[LUT_CELLS]; /* nearest index of the cell's left edge */
+    float upper_mid[16];      /* midpoint above each index (+inf for 15) */
+    float value[16];          /* iq4nl_values as floats */
+} iq4nl_lookup;
+
+static iq4nl_lookup iq4nl_lut;
+static pthread_once_t iq4nl_lut_once = PTHREAD_ONCE_INIT;
+
+static void build_iq4nl_lookup(void) {
+    for (int i = 0; i < 15; i++)
+        iq4nl_lut.upper_mid[i] = 0.5f * (float)(iq4nl_values[i] + iq4nl_values[i + 1]);
+    iq4nl_lut.upper_mid[15] = INFINITY;
+    for (int i = 0; i < 16; i++)
+        iq4nl_lut.value[i] = (float)iq4nl_values[i];
+    for (int c = 0; c < LUT_CELLS; c++) {
+        float v = (float)(c - LUT_OFFSET);
+        int idx = 0;
+        while (v > iq4nl_lut.upper_mid[idx])
+            idx++;
+        iq4nl_lut.first[c] = (uint8_t)idx;
     }
-    return lo;
+}
+
+static const iq4nl_lookup *iq4nl_lookup_table(void) {
+    pthread_once(&iq4nl_lut_once, build_iq4nl_lookup);
+    return &iq4nl_lut;
+}
+
+/* The nearest table values (as floats) of inv_scale * x; indices to idx if
+ * not NULL. The clamping is a separate loop so that it vectorizes and the
+ * table loop has no branches. */
+static void iq4nl_round(const iq4nl_lookup *lut, const float *x, float inv_scale,
+                        float *q, uint8_t *idx) {
+    float v[SUBBLOCK];
+    for (int j = 0; j < SUBBLOCK; j++) {
+        float t = inv_scale * x[j];
+        t = t > -128.0f ? t : -128.0f;
+        v[j] = t < 127.5f ? t : 127.5f;
+    }
+    for (int j = 0; j < SUBBLOCK; j++) {
+        int l = lut->first[(int)(v[j] + (float)LUT_OFFSET)];
+        l += v[j] > lut->upper_mid[l];
+        q[j] = lut->value[l];
+        if (idx)
+            idx[j] = (uint8_t)l;
+    }
+}
+
+static inline float lane_sum8(const float *a) {
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
 /* Weighted error of a sub-block decoded with scale d, each weight taking its
  * nearest value (optimal for that d); the indices go to idx if not NULL. */
-static double iq4nl_error_at_scale(const float *x, const float *w, float d,
-                                   uint8_t *idx) {
-    double err = 0;
+static float iq4nl_error_at_scale(const iq4nl_lookup *lut, const float *x,
+                                  const float *w, float d, uint8_t *idx) {
+    float q[SUBBLOCK];
     float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < SUBBLOCK; j++) {
-        int l = iq4nl_nearest(id * x[j]);
-        if (idx)
-            idx[j] = (uint8_t)l;
-        double e = (double)x[j] - (double)d * iq4nl_values[l];
-        err += (double)w[j] * e * e;
-    }
-    return err;
+    iq4nl_round(lut, x, id, q, idx);
+    float err[8] = {0};
+    for (int j = 0; j < SUBBLOCK; j += 8)
+        for (int k = 0; k < 8; k++) {
+            float e = x[j + k] - d * q[j + k];
+            err[k] += w[j + k] * e * e;
+        }
+    return lane_sum8(err);
 }
 
 /* Least-squares fit of a scale to fixed indices: the best scale is
  * sum(w x q) / sum(w q^2), which lowers the error by sum(w x q)^2 / sum(w q^2). */
 typedef struct {
-    double sumqx, sumq2;
+    float sumqx, sumq2;
 } ls_fit;
 
-static ls_fit iq4nl_fit_indices(const float *x, const float *w, float inv_scale) {
-    ls_fit f = {0, 0};
-    for (int j = 0; j < SUBBLOCK; j++) {
-        double q = iq4nl_values[iq4nl_nearest(inv_scale * x[j])];
-        f.sumqx += (double)w[j] * q * x[j];
-        f.sumq2 += (double)w[j] * q * q;
-    }
-    return f;
+static ls_fit iq4nl_fit_indices(const iq4nl_lookup *lut, const float *x,
+                                const float *w, float inv_scale) {
+    float q[SUBBLOCK];
+    iq4nl_round(lut, x, inv_scale, q, NULL);
+    float qx[8] = {0}, q2[8] = {0};
+    for (int j = 0; j < SUBBLOCK; j += 8)
+        for (int k = 0; k < 8; k++) {
+            float wq = w[j + k] * q[j + k];
+            qx[k] += wq * x[j + k];
+            q2[k] += wq * q[j + k];
+        }
+    return (ls_fit){lane_sum8(qx), lane_sum8(q2)};
 }
 
 static bool fit_is_better(ls_fit f, ls_fit best) {
@@ -117,14 +177,16 @@ static bool fit_is_better(ls_fit f, ls_fit best) {
         return false;
     if (best.sumq2 <= 0)
         return true;
-    return f.sumqx * f.sumqx * best.sumq2 > best.sumqx * best.sumqx * f.sumq2;
+    return (double)f.sumqx * f.sumqx * best.sumq2 >
+           (double)best.sumqx * best.sumqx * f.sumq2;
 }
 
 /* Alternate nearest-index assignment and refitting of the scale: each step
  * can only lower the error. */
-static ls_fit refine_fit(const float *x, const float *w, ls_fit f) {
+static ls_fit refine_fit(const iq4nl_lookup *lut, const float *x, const float *w,
+                         ls_fit f) {
     for (int iter = 0; iter < 8 && f.sumqx != 0; iter++) {
-        ls_fit g = iq4nl_fit_indices(x, w, (float)(f.sumq2 / f.sumqx));
+        ls_fit g = iq4nl_fit_indices(lut, x, w, f.sumq2 / f.sumqx);
         if (!fit_is_better(g, f))
             break;
         f = g;
@@ -136,10 +198,10 @@ static ls_fit refine_fit(const float *x, const float *w, ls_fit f) {
  * TARGET_MIN to TARGET_MAX table units in steps of TARGET_STEP, with either
  * sign (the table is not symmetric); the best FITS_REFINED least-squares fits
  * are then refined, which recovers what the coarse steps miss. */
-#define TARGET_MIN 80
-#define TARGET_MAX 160
-#define TARGET_STEP 4
-#define FITS_REFINED 3
+#define TARGET_MIN 96
+#define TARGET_MAX 152
+#define TARGET_STEP 8
+#define FITS_REFINED 2
 
 /* Keep fits[0..FITS_REFINED) sorted best first. */
 static void insert_fit(ls_fit *fits, ls_fit f) {
@@ -152,9 +214,10 @@ static void insert_fit(ls_fit *fits, ls_fit f) {
     }
 }
 
-/* The best (unconstrained) scale of a 32-weight sub-block, 0 for a
- * negligible block. */
-static float iq4nl_best_scale(const float *x, const float *w) {
+/* The best (unconstrained) scale of a normalised 32-weight sub-block, 0 for
+ * a negligible block. */
+static float iq4nl_best_scale(const iq4nl_lookup *lut, const float *x,
+                              const float *w) {
     float amax = 0;
     for (int j = 0; j < SUBBLOCK; j++)
         amax = fmaxf(amax, fabsf(x[j]));
@@ -163,21 +226,38 @@ static float iq4nl_best_scale(const float *x, const float *w) {
     ls_fit fits[FITS_REFINED] = {{0, 0}};
     for (int target = TARGET_MIN; target <= TARGET_MAX; target += TARGET_STEP) {
         for (int sign = -1; sign <= 1; sign += 2)
-            insert_fit(fits, iq4nl_fit_indices(x, w, (float)(sign * target) / amax));
+            insert_fit(fits, iq4nl_fit_indices(lut, x, w, (float)(sign * target) / amax));
     }
     if (fits[0].sumq2 <= 0) /* every weight of the block is zero */
         return amax / (float)-iq4nl_values[0];
     ls_fit best = fits[0];
     for (int i = 0; i < FITS_REFINED && fits[i].sumq2 > 0; i++) {
-        ls_fit f = refine_fit(x, w, fits[i]);
+        ls_fit f = refine_fit(lut, x, w, fits[i]);
         if (fit_is_better(f, best))
             best = f;
     }
-    return (float)(best.sumqx / best.sumq2);
+    return best.sumqx / best.sumq2;
 }
 
 static float clamp_to_half(float d) {
     return fminf(fmaxf(d, -HALF_MAX), HALF_MAX);
+}
+
+/* A block scaled by 2^-exponent (exact) and its weights scaled to at most 1:
+ * all the searches see. */
+static void normalise(const float *x, const float *imatrix, int64_t col, int n,
+                      float *xn, float *w, int *exponent) {
+    *exponent = lq_block_exponent(n, x);
+    lq_scale_by_pow2(n, x, *exponent, xn);
+    block_weights(imatrix, col, n, w);
+    lq_normalise_weights(n, w);
+}
+
+/* fp16 bits of a normalised scale, and the stored value normalised back. */
+static uint16_t store_half(float d, int exponent, float *stored) {
+    uint16_t dh = lq_float_to_half(clamp_to_half(ldexpf(d, exponent)));
+    *stored = ldexpf(lq_half_to_float(dh), -exponent);
+    return dh;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -197,15 +277,17 @@ static void iq4_nl_dequantize(const void *src, float *dst, int64_t ncols) {
 
 static int iq4_nl_quantize(const float *src, void *dst, int64_t ncols,
                            const float *imatrix) {
+    const iq4nl_lookup *lut = iq4nl_lookup_table();
     uint8_t *block = dst;
-    float w[SUBBLOCK];
+    float x[SUBBLOCK], w[SUBBLOCK];
     uint8_t idx[SUBBLOCK];
     for (int64_t b = 0; b < ncols / SUBBLOCK; b++, block += IQ4_NL_BLOCK_BYTES) {
-        const float *x = src + b * SUBBLOCK;
-        block_weights(imatrix, b * SUBBLOCK, SUBBLOCK, w);
-        uint16_t dh = lq_float_to_half(clamp_to_half(iq4nl_best_scale(x, w)));
+        int e;
+        normalise(src + b * SUBBLOCK, imatrix, b * SUBBLOCK, SUBBLOCK, x, w, &e);
+        float stored;
+        uint16_t dh = store_half(iq4nl_best_scale(lut, x, w), e, &stored);
         /* indices are chosen for the scale actually stored */
-        iq4nl_error_at_scale(x, w, lq_half_to_float(dh), idx);
+        iq4nl_error_at_scale(lut, x, w, stored, idx);
         lq_store_u16(block, dh);
         pack_nibbles(idx, block + 2);
     }
@@ -241,22 +323,29 @@ static void iq4_xs_dequantize(const void *src, float *dst, int64_t ncols) {
 }
 
 /* Best 6-bit multiplier of super-scale d for one sub-block and its error:
- * the neighbours of the rounded ratio are tried since the nearest multiple
- * of the scale is not always the best one once indices are re-chosen. */
-static double iq4_xs_best_multiplier(const float *x, const float *w, float d,
-                                     float scale, int *best_l) {
-    double best_err = 0;
-    for (int j = 0; j < SUBBLOCK; j++)
-        best_err += (double)w[j] * x[j] * x[j];
+ * the rounded ratio and its neighbour on the side of the fraction are
+ * tried, since the nearest multiple of the scale is not always the best
+ * one once indices are re-chosen. */
+static float iq4_xs_best_multiplier(const iq4nl_lookup *lut, const float *x,
+                                    const float *w, float d, float scale,
+                                    int *best_l) {
+    float err0[8] = {0};
+    for (int j = 0; j < SUBBLOCK; j += 8)
+        for (int k = 0; k < 8; k++)
+            err0[k] += w[j + k] * x[j + k] * x[j + k];
+    float best_err = lane_sum8(err0);
     *best_l = 0;
     if (d == 0.0f)
         return best_err;
     float ratio = fminf(fmaxf(scale / d, -40.0f), 40.0f);
     int l0 = lq_nearest_int(ratio);
-    for (int l = l0 - 1; l <= l0 + 1; l++) {
+    int other = (float)l0 < ratio ? l0 + 1 : l0 - 1;
+    const int tries[2] = {l0, other};
+    for (int t = 0; t < 2; t++) {
+        int l = tries[t];
         if (l < -32 || l > 31 || l == 0)
             continue;
-        double err = iq4nl_error_at_scale(x, w, d * (float)l, NULL);
+        float err = iq4nl_error_at_scale(lut, x, w, d * (float)l, NULL);
         if (err < best_err) {
             best_err = err;
             *best_l = l;
@@ -265,48 +354,51 @@ static double iq4_xs_best_multiplier(const float *x, const float *w, float d,
     return best_err;
 }
 
-/* Total error of a super-block for super-scale d (rounded to fp16 first);
- * the chosen multipliers go to l. */
-static double iq4_xs_error_at_superscale(const float *x, const float *w,
-                                         const float *scales, float d, int *l) {
-    double err = 0;
+/* Total error of a super-block for super-scale d; the chosen multipliers go
+ * to l. */
+static float iq4_xs_error_at_superscale(const iq4nl_lookup *lut, const float *x,
+                                        const float *w, const float *scales,
+                                        float d, int *l) {
+    float err = 0;
     for (int ib = 0; ib < IQ4_XS_SUBBLOCKS; ib++)
-        err += iq4_xs_best_multiplier(x + ib * SUBBLOCK, w + ib * SUBBLOCK, d,
-                                      scales[ib], &l[ib]);
+        err += iq4_xs_best_multiplier(lut, x + ib * SUBBLOCK, w + ib * SUBBLOCK,
+                                      d, scales[ib], &l[ib]);
     return err;
 }
 
 /* Super-scales tried: the largest sub-scale divided by each of these
- * multipliers (in half steps), with either sign since the multiplier
- * range [-32, 31] is asymmetric. */
-#define SUPERSCALE_MIN_DIV 24
+ * multipliers, with either sign since the multiplier range [-32, 31] is
+ * asymmetric. */
+#define SUPERSCALE_MIN_DIV 28
 #define SUPERSCALE_MAX_DIV 32
 
-static void iq4_xs_quantize_block(const float *x, const float *w, uint8_t *block) {
+static void iq4_xs_quantize_block(const iq4nl_lookup *lut, const float *x,
+                                  const float *w, int exponent, uint8_t *block) {
     float scales[IQ4_XS_SUBBLOCKS];
     float max_scale = 0;
     for (int ib = 0; ib < IQ4_XS_SUBBLOCKS; ib++) {
-        scales[ib] = iq4nl_best_scale(x + ib * SUBBLOCK, w + ib * SUBBLOCK);
+        scales[ib] = iq4nl_best_scale(lut, x + ib * SUBBLOCK, w + ib * SUBBLOCK);
         if (fabsf(scales[ib]) > fabsf(max_scale))
             max_scale = scales[ib];
     }
     int l[IQ4_XS_SUBBLOCKS], best_l[IQ4_XS_SUBBLOCKS] = {0};
     uint16_t best_dh = 0;
-    double best_err = INFINITY;
-    for (int div2 = 2 * SUPERSCALE_MIN_DIV; div2 <= 2 * SUPERSCALE_MAX_DIV && max_scale != 0.0f;
-         div2++) {
+    float best_d = 0;
+    float best_err = INFINITY;
+    for (int div = SUPERSCALE_MIN_DIV; div <= SUPERSCALE_MAX_DIV && max_scale != 0.0f;
+         div++) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            float d = clamp_to_half((float)sign * max_scale * 2.0f / (float)div2);
-            uint16_t dh = lq_float_to_half(d);
-            double err = iq4_xs_error_at_superscale(x, w, scales, lq_half_to_float(dh), l);
+            float d;
+            uint16_t dh = store_half((float)sign * max_scale / (float)div, exponent, &d);
+            float err = iq4_xs_error_at_superscale(lut, x, w, scales, d, l);
             if (err < best_err) {
                 best_err = err;
                 best_dh = dh;
+                best_d = d;
                 memcpy(best_l, l, sizeof l);
             }
         }
     }
-    float d = lq_half_to_float(best_dh);
     uint16_t scales_h = 0;
     memset(block + 4, 0, IQ4_XS_SUBBLOCKS / 2);
     uint8_t idx[SUBBLOCK];
@@ -314,7 +406,8 @@ static void iq4_xs_quantize_block(const float *x, const float *w, uint8_t *block
         int ls = best_l[ib] + 32;
         block[4 + ib / 2] |= (uint8_t)((ls & 0x0f) << (4 * (ib % 2)));
         scales_h |= (uint16_t)((ls >> 4) << (2 * ib));
-        iq4nl_error_at_scale(x + ib * SUBBLOCK, w + ib * SUBBLOCK, d * (float)best_l[ib], idx);
+        iq4nl_error_at_scale(lut, x + ib * SUBBLOCK, w + ib * SUBBLOCK,
+                             best_d * (float)best_l[ib], idx);
         pack_nibbles(idx, block + 8 + ib * SUBBLOCK / 2);
     }
     lq_store_u16(block, best_dh);
@@ -323,11 +416,14 @@ static void iq4_xs_quantize_block(const float *x, const float *w, uint8_t *block
 
 static int iq4_xs_quantize(const float *src, void *dst, int64_t ncols,
                            const float *imatrix) {
+    const iq4nl_lookup *lut = iq4nl_lookup_table();
     uint8_t *block = dst;
-    float w[IQ4_XS_BLOCK];
+    float x[IQ4_XS_BLOCK], w[IQ4_XS_BLOCK];
     for (int64_t b = 0; b < ncols / IQ4_XS_BLOCK; b++, block += IQ4_XS_BLOCK_BYTES) {
-        block_weights(imatrix, b * IQ4_XS_BLOCK, IQ4_XS_BLOCK, w);
-        iq4_xs_quantize_block(src + b * IQ4_XS_BLOCK, w, block);
+        int e;
+        normalise(src + b * IQ4_XS_BLOCK, imatrix, b * IQ4_XS_BLOCK, IQ4_XS_BLOCK,
+                  x, w, &e);
+        iq4_xs_quantize_block(lut, x, w, e, block);
     }
     return LQ_OK;
 }
