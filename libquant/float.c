@@ -2,6 +2,7 @@
  * Unquantized storage types: f32 (a copy), f16 and bf16 (conversions with
  * round to nearest even that carry NaN and Inf through).
  */
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "codec.h"
@@ -56,8 +57,9 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint8_t *i
 }
 
 /* cpuid rather than __builtin_cpu_supports("f16c"), which clang 14 lacks.
- * The OS must also save the AVX state (OSXSAVE + XCR0), or AVX faults. */
-static bool cpu_has_f16c(void) {
+ * The OS must also save the AVX state (OSXSAVE + XCR0), or AVX faults.
+ * Probed once: cpuid and xgetbv trap to the hypervisor in a VM. */
+static bool probe_f16c(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return false;
@@ -67,6 +69,16 @@ static bool cpu_has_f16c(void) {
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     (void)xcr0_hi;
     return (xcr0_lo & 6u) == 6u; /* XMM and YMM state enabled */
+}
+
+static pthread_once_t f16c_once = PTHREAD_ONCE_INIT;
+static bool f16c_available;
+
+static void detect_f16c(void) { f16c_available = probe_f16c(); }
+
+static bool cpu_has_f16c(void) {
+    pthread_once(&f16c_once, detect_f16c);
+    return f16c_available;
 }
 #endif
 

@@ -1,0 +1,352 @@
+/*
+ * lq_matmul, lq_vec_dot and the activation API: dispatch from a weight type
+ * to its kernel, the generic decode path, and the threading.
+ *
+ * Every group of `interleave` weight rows is first "materialized" as rows a
+ * kernel can read:
+ *   direct:   a non-interleaved type with a native kernel: the stored rows;
+ *   unpacked: an interleaved type whose base type has a native kernel: the
+ *             group unpacked by its codec into base rows (per-thread scratch);
+ *   decoded:  anything else: the group decoded by its codec to floats
+ *             (per-thread scratch), dotted with the exact float activations.
+ * Rows are taken a tile of about TILE_ROWS at a time and every activation
+ * vector is run over the whole tile, so that a vector is read from memory
+ * once per tile rather than once per row.
+ * Work is split by groups of rows, each output computed by one thread with
+ * the kernel's fixed summation order, so results do not depend on the thread
+ * count or on how the activation vectors are split between calls.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "kernels.h"
+#include "pool.h"
+
+enum { MAX_THREADS = 256, TILE_ROWS = 16 };
+/* largest block and row-meta + block bytes that lq_vec_dot's generic path
+ * decodes on the stack */
+enum { MAX_DECODE_BLOCK = 256, MAX_DECODE_BYTES = 512 };
+
+static const lq_kernel_family *const kernel_families[] = {
+    &lq_kernels_float,
+    &lq_kernels_legacy,
+    &lq_kernels_kquants,
+    &lq_kernels_iqk,
+    &lq_kernels_iqk_ks,
+    &lq_kernels_bitnet,
+    &lq_kernels_q8,
+};
+
+const lq_dot_kernel *lq_dot_kernel_find(int type) {
+    for (size_t f = 0; f < sizeof kernel_families / sizeof kernel_families[0]; f++) {
+        const lq_kernel_family *fam = kernel_families[f];
+        for (size_t i = 0; i < fam->count; i++)
+            if (fam->kernels[i].type == type)
+                return &fam->kernels[i];
+    }
+    return NULL;
+}
+
+/* ---- plans ----------------------------------------------------------------- */
+
+typedef enum row_source { ROWS_DIRECT, ROWS_UNPACKED, ROWS_DECODED } row_source;
+
+typedef struct plan {
+    const lq_type_info *info;
+    const lq_codec *codec;
+    const lq_dot_kernel *kernel; /* applied to every materialized row */
+    row_source source;
+    int64_t group_bytes;         /* stored bytes of one group */
+    int64_t row_bytes;           /* bytes of one materialized row */
+    int64_t act_bytes;           /* bytes of one activation row */
+} plan;
+
+/* The kernel and row source of a type, independent of the shape. */
+static int choose_kernel(int wtype, plan *p) {
+    p->info = lq_type_get(wtype);
+    if (!p->info)
+        return LQ_ERR_UNKNOWN_TYPE;
+    p->codec = lq_codec_find(wtype);
+    if (!(lq_type_caps(wtype) & LQ_CAP_DECODE))
+        return LQ_ERR_UNSUPPORTED;
+    if (p->info->interleave == 1) {
+        p->kernel = lq_dot_kernel_find(wtype);
+        p->source = ROWS_DIRECT;
+    } else if (p->codec->unpack && p->info->base_type >= 0) {
+        p->kernel = lq_dot_kernel_find(p->info->base_type);
+        p->source = ROWS_UNPACKED;
+    } else {
+        p->kernel = NULL;
+    }
+    if (!p->kernel) {
+        p->kernel = &lq_dot_kernel_decoded;
+        p->source = ROWS_DECODED;
+    }
+    return LQ_OK;
+}
+
+static int make_plan(int wtype, int64_t ncols, plan *p) {
+    int st = choose_kernel(wtype, p);
+    if (st != LQ_OK)
+        return st;
+    int64_t row = lq_row_size(wtype, ncols);
+    if (row < 0)
+        return (int)row;
+    p->group_bytes = row * p->info->interleave;
+    switch (p->source) {
+    case ROWS_DIRECT:
+        p->row_bytes = row;
+        break;
+    case ROWS_UNPACKED:
+        p->row_bytes = lq_row_size(p->info->base_type, ncols);
+        break;
+    case ROWS_DECODED:
+        p->row_bytes = ncols * (int64_t)sizeof(float);
+        break;
+    }
+    if (p->row_bytes < 0)
+        return (int)p->row_bytes;
+    p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
+    return LQ_OK;
+}
+
+/* ---- activations and single rows ----------------------------------------- */
+
+int lq_activation_format(int wtype) {
+    plan p;
+    int st = choose_kernel(wtype, &p);
+    return st != LQ_OK ? st : (int)p.kernel->act;
+}
+
+int64_t lq_activation_size(int wtype, int64_t ncols) {
+    plan p;
+    int st = make_plan(wtype, ncols, &p);
+    return st != LQ_OK ? st : p.act_bytes;
+}
+
+int lq_quantize_activation(int wtype, const float *x, int64_t ncols, void *act,
+                           size_t act_capacity) {
+    plan p;
+    int st = make_plan(wtype, ncols, &p);
+    if (st != LQ_OK)
+        return st;
+    if (!x || !act)
+        return LQ_ERR_INVALID_ARGUMENT;
+    if ((uint64_t)p.act_bytes > (uint64_t)act_capacity)
+        return LQ_ERR_DST_TOO_SMALL;
+    lq_act_quantize_row(p.kernel->act, x, ncols, act);
+    return LQ_OK;
+}
+
+/* The generic path one block at a time, so that no row-sized scratch is
+ * needed: each block is decoded as a one-block row (the row meta followed by
+ * the block), which a codec decodes like the same block of the full row. */
+static int dot_decoded_blockwise(const lq_type_info *info, const lq_codec *codec,
+                                 const uint8_t *w_row, const float *x,
+                                 int64_t ncols, float *result) {
+    const int64_t bs = info->block_size, meta = info->row_meta_size;
+    if (bs > MAX_DECODE_BLOCK || meta + info->type_size > MAX_DECODE_BYTES)
+        return LQ_ERR_UNSUPPORTED;
+    uint8_t one_block[MAX_DECODE_BYTES];
+    float values[MAX_DECODE_BLOCK];
+    memcpy(one_block, w_row, (size_t)meta);
+    float total = 0.0f;
+    for (int64_t b = 0; b < ncols / bs; b++) {
+        memcpy(one_block + meta, w_row + meta + b * info->type_size,
+               (size_t)info->type_size);
+        codec->dequantize(one_block, values, bs);
+        total = lq_dot_f32_accumulate(values, x + b * bs, bs, total);
+    }
+    *result = total;
+    return LQ_OK;
+}
+
+int lq_vec_dot(int wtype, int64_t ncols, const void *w_row, const void *act,
+               float *result) {
+    plan p;
+    int st = make_plan(wtype, ncols, &p);
+    if (st != LQ_OK)
+        return st;
+    if (p.info->interleave != 1)
+        return LQ_ERR_UNSUPPORTED;
+    if (!w_row || !act || !result)
+        return LQ_ERR_INVALID_ARGUMENT;
+    if (p.source == ROWS_DECODED)
+        return dot_decoded_blockwise(p.info, p.codec, w_row, act, ncols, result);
+    *result = p.kernel->dot(w_row, act, ncols);
+    return LQ_OK;
+}
+
+/* ---- context ------------------------------------------------------------- */
+
+struct lq_matmul_ctx {
+    lq_pool *pool;
+    void *act;             /* activation rows of the current call */
+    size_t act_capacity;
+    void **scratch;        /* one materialized tile of rows per thread */
+    size_t scratch_capacity;
+};
+
+lq_matmul_ctx *lq_matmul_ctx_new(int nthreads) {
+    if (nthreads < 1 || nthreads > MAX_THREADS)
+        return NULL;
+    lq_matmul_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    ctx->scratch = calloc((size_t)nthreads, sizeof *ctx->scratch);
+    ctx->pool = lq_pool_new(nthreads);
+    if (!ctx->scratch || !ctx->pool) {
+        lq_matmul_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void lq_matmul_ctx_free(lq_matmul_ctx *ctx) {
+    if (!ctx)
+        return;
+    if (ctx->scratch && ctx->pool)
+        for (int t = 0; t < lq_pool_threads(ctx->pool); t++)
+            free(ctx->scratch[t]);
+    free(ctx->scratch);
+    free(ctx->act);
+    lq_pool_free(ctx->pool);
+    free(ctx);
+}
+
+int lq_matmul_ctx_threads(const lq_matmul_ctx *ctx) {
+    return ctx ? lq_pool_threads(ctx->pool) : 0;
+}
+
+/* Grow a buffer to at least `need` bytes; contents are not kept. */
+static bool reserve(void **buf, size_t *capacity, size_t need) {
+    if (need <= *capacity)
+        return true;
+    free(*buf);
+    *buf = malloc(need);
+    *capacity = *buf ? need : 0;
+    return *buf != NULL;
+}
+
+static int reserve_scratch(lq_matmul_ctx *ctx, size_t act_need, size_t tile_need) {
+    if (!reserve(&ctx->act, &ctx->act_capacity, act_need))
+        return LQ_ERR_NO_MEMORY;
+    if (tile_need <= ctx->scratch_capacity)
+        return LQ_OK;
+    int nthreads = lq_pool_threads(ctx->pool);
+    for (int t = 0; t < nthreads; t++) {
+        free(ctx->scratch[t]);
+        ctx->scratch[t] = malloc(tile_need);
+    }
+    for (int t = 0; t < nthreads; t++)
+        if (!ctx->scratch[t]) {
+            ctx->scratch_capacity = 0;
+            return LQ_ERR_NO_MEMORY;
+        }
+    ctx->scratch_capacity = tile_need;
+    return LQ_OK;
+}
+
+/* ---- the multiplication -------------------------------------------------- */
+
+typedef struct matmul_job {
+    const plan *p;
+    lq_matmul_ctx *ctx;
+    const uint8_t *w;
+    int64_t nrows, ncols;
+    const float *x;
+    int64_t n;
+    float *y;
+} matmul_job;
+
+/* [begin, end) of the i-th of `parts` near-equal parts of count items */
+static void split_range(int64_t count, int i, int parts, int64_t *begin, int64_t *end) {
+    *begin = count * i / parts;
+    *end = count * (i + 1) / parts;
+}
+
+static void quantize_activations(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    int64_t begin, end;
+    split_range(job->n, ithread, nthreads, &begin, &end);
+    for (int64_t j = begin; j < end; j++)
+        lq_act_quantize_row(job->p->kernel->act, job->x + j * job->ncols, job->ncols,
+                            (uint8_t *)job->ctx->act + j * job->p->act_bytes);
+}
+
+/* Groups per tile: about TILE_ROWS rows, at least one group. */
+static int64_t tile_groups(const plan *p) {
+    int64_t groups = TILE_ROWS / p->info->interleave;
+    return groups > 0 ? groups : 1;
+}
+
+/* The rows of groups [g, g + count) as the kernel reads them, one after
+ * another, row_bytes apart. */
+static const uint8_t *materialize_tile(const matmul_job *job, int64_t g, int64_t count,
+                                       uint8_t *scratch) {
+    const plan *p = job->p;
+    const uint8_t *stored = job->w + g * p->group_bytes;
+    const int64_t out_bytes = p->row_bytes * p->info->interleave;
+    for (int64_t t = 0; t < count && p->source != ROWS_DIRECT; t++) {
+        if (p->source == ROWS_UNPACKED)
+            p->codec->unpack(stored + t * p->group_bytes, scratch + t * out_bytes, job->ncols);
+        else
+            p->codec->dequantize(stored + t * p->group_bytes,
+                                 (float *)(void *)(scratch + t * out_bytes), job->ncols);
+    }
+    return p->source == ROWS_DIRECT ? stored : scratch;
+}
+
+static void multiply_rows(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    const plan *p = job->p;
+    const int64_t interleave = p->info->interleave, tile = tile_groups(p);
+    const uint8_t *act = job->ctx->act;
+    int64_t begin, end;
+    split_range(job->nrows / interleave, ithread, nthreads, &begin, &end);
+    for (int64_t g = begin; g < end; g += tile) {
+        const int64_t count = end - g < tile ? end - g : tile;
+        const int64_t first_row = g * interleave, rows = count * interleave;
+        const uint8_t *w = materialize_tile(job, g, count, job->ctx->scratch[ithread]);
+        for (int64_t j = 0; j < job->n; j++) {
+            const uint8_t *a = act + j * p->act_bytes;
+            float *out = job->y + j * job->nrows + first_row;
+            for (int64_t r = 0; r < rows; r++)
+                out[r] = p->kernel->dot(w + r * p->row_bytes, a, job->ncols);
+        }
+    }
+}
+
+int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
+              int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y) {
+    plan p;
+    int st = make_plan(wtype, ncols, &p);
+    if (st != LQ_OK)
+        return st;
+    if (nrows < 0 || n < 0)
+        return LQ_ERR_INVALID_ARGUMENT;
+    int64_t total = lq_tensor_size(wtype, nrows, ncols);
+    if (total < 0)
+        return (int)total;
+    if (!ctx)
+        return LQ_ERR_INVALID_ARGUMENT;
+    if (nrows == 0 || n == 0)
+        return LQ_OK;
+    if (!w || !x || !y)
+        return LQ_ERR_INVALID_ARGUMENT;
+    if ((uint64_t)total > (uint64_t)w_size)
+        return LQ_ERR_SRC_TOO_SMALL;
+    if (n > INT64_MAX / p.act_bytes || n > INT64_MAX / nrows)
+        return LQ_ERR_OVERFLOW;
+    size_t tile_scratch = p.source == ROWS_DIRECT
+                              ? 0 : (size_t)(p.row_bytes * p.info->interleave * tile_groups(&p));
+    st = reserve_scratch(ctx, (size_t)(n * p.act_bytes), tile_scratch);
+    if (st != LQ_OK)
+        return st;
+    matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
+    lq_pool_run(ctx->pool, quantize_activations, &job);
+    lq_pool_run(ctx->pool, multiply_rows, &job);
+    return LQ_OK;
+}

@@ -1,0 +1,410 @@
+/*
+ * Kernels (quant_kernels.h):
+ *   - accuracy against ../shared/vectors: for every quantized tensor whose
+ *     type this build decodes, lq_matmul of it with `y` has a relative error
+ *     vs the float64 product of its decoding no larger than
+ *     max(1.5 x the reference's (its `.mm`), 1.1e-2); prints both;
+ *   - lq_vec_dot gives the same bits as lq_matmul (non-interleaved types);
+ *   - determinism: identical bits for 1, 2 and 3 threads and for any split
+ *     of the activation vectors, on random data of many shapes;
+ *   - shapes: ncols not a multiple of the block size and nrows not a
+ *     multiple of the interleave factor give LQ_ERR_BAD_SHAPE.
+ * Cases exist only for types this build can decode. LQ_TEST_TYPES=a,b
+ * restricts the run to those types.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant_kernels.h"
+#include "testutil.h"
+
+#define REF_FACTOR 1.5
+#define ERROR_FLOOR 1.1e-2
+
+typedef struct vector_case {
+    char file[64];
+    char tensor[32];
+} vector_case;
+
+static vector_case *vector_cases;
+static int vector_case_count;
+static int *type_cases; /* decodable type ids */
+static int type_case_count;
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* Also used during case discovery, before the runner starts: no ck_assert. */
+static lq_gguf *open_vector_file(const char *file) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "vectors/%s", file);
+    char *path = tu_shared_path(rel);
+    lq_gguf *g = NULL;
+    lq_gguf_error err;
+    if (lq_gguf_open(path, &g, &err) != LQ_OK) {
+        fprintf(stderr, "cannot open %s: %s\n", path, err.message);
+        exit(EXIT_FAILURE);
+    }
+    free(path);
+    return g;
+}
+
+static int64_t tensor_rows(const lq_gguf_tensor *t) {
+    return t->ne[1] * t->ne[2] * t->ne[3];
+}
+
+/* A tensor's own ".deq", or for a repacked one without it, the decoding of
+ * the tensor it was repacked from (a repack is lossless). */
+static const lq_gguf_tensor *expected_decoding(const lq_gguf *g, const char *name) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.deq", name);
+    const lq_gguf_tensor *deq = lq_gguf_find_tensor(g, key);
+    if (deq)
+        return deq;
+    const char *suffix = strstr(name, ".repacked");
+    if (!suffix)
+        return NULL;
+    snprintf(key, sizeof key, "%.*s.deq", (int)(suffix - name), name);
+    return lq_gguf_find_tensor(g, key);
+}
+
+static double relative_error(const float *v, const double *exact, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)v[i] - exact[i];
+        num += d * d;
+        den += exact[i] * exact[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static const char *act_name(int fmt) {
+    switch (fmt) {
+    case LQ_ACT_F32: return "f32";
+    case LQ_ACT_Q8_32: return "q8/32";
+    default: return "?";
+    }
+}
+
+/* ---- accuracy against the reference ------------------------------------- */
+
+START_TEST(test_vector_product) {
+    const vector_case *c = &vector_cases[_i];
+    lq_gguf *g = open_vector_file(c->file);
+    const lq_gguf_tensor *t = lq_gguf_find_tensor(g, c->tensor);
+    const lq_gguf_tensor *deq = expected_decoding(g, c->tensor);
+    const lq_gguf_tensor *yt = lq_gguf_find_tensor(g, "y");
+    ck_assert(t && deq && yt && yt->type == LQ_TYPE_F32 && deq->type == LQ_TYPE_F32);
+    const int64_t rows = tensor_rows(t), cols = t->ne[0], n = tensor_rows(yt);
+    ck_assert_int_eq(yt->ne[0], cols);
+    const float *w = (const float *)deq->data, *y = (const float *)yt->data;
+
+    double *exact = xmalloc((size_t)(rows * n) * sizeof *exact);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t r = 0; r < rows; r++) {
+            double s = 0;
+            for (int64_t k = 0; k < cols; k++)
+                s += (double)w[r * cols + k] * (double)y[j * cols + k];
+            exact[j * rows + r] = s;
+        }
+
+    float *ours = xmalloc((size_t)(rows * n) * sizeof *ours);
+    lq_matmul_ctx *ctx = lq_matmul_ctx_new(2);
+    ck_assert_ptr_nonnull(ctx);
+    int st = lq_matmul(ctx, t->type, t->data, t->size, rows, cols, y, n, ours);
+    ck_assert_msg(st == LQ_OK, "%s '%s': lq_matmul: %s", c->file, c->tensor,
+                  lq_error_name(st));
+    lq_matmul_ctx_free(ctx);
+    double err = relative_error(ours, exact, rows * n);
+
+    char mm_name[64];
+    snprintf(mm_name, sizeof mm_name, "%s.mm", c->tensor);
+    const lq_gguf_tensor *mm = lq_gguf_find_tensor(g, mm_name);
+    double ref_err = mm ? relative_error((const float *)mm->data, exact, rows * n) : NAN;
+    double limit = mm ? fmax(REF_FACTOR * ref_err, ERROR_FLOOR) : ERROR_FLOOR;
+    printf("matmul %-11s %-12s act %-6s ours %.3e  ref %.3e  ratio %6.3f  limit %.3e\n",
+           lq_type_name(t->type), c->tensor, act_name(lq_activation_format(t->type)),
+           err, ref_err, mm ? err / ref_err : NAN, limit);
+    fflush(stdout);
+    ck_assert_msg(err <= limit, "%s '%s' (%s): error %.4g above %.4g (reference %.4g)",
+                  c->file, c->tensor, lq_type_name(t->type), err, limit, ref_err);
+
+    /* lq_vec_dot is the same computation one row at a time */
+    if (lq_type_get(t->type)->interleave == 1) {
+        int64_t act_size = lq_activation_size(t->type, cols);
+        ck_assert_int_gt(act_size, 0);
+        void *act = xmalloc((size_t)act_size);
+        size_t row_bytes = (size_t)lq_row_size(t->type, cols);
+        for (int64_t j = 0; j < n; j++) {
+            ck_assert_int_eq(lq_quantize_activation(t->type, y + j * cols, cols, act,
+                                                    (size_t)act_size), LQ_OK);
+            for (int64_t r = 0; r < rows; r++) {
+                float v = NAN;
+                ck_assert_int_eq(lq_vec_dot(t->type, cols,
+                                            (const char *)t->data + r * row_bytes,
+                                            act, &v), LQ_OK);
+                ck_assert_msg(memcmp(&v, &ours[j * rows + r], sizeof v) == 0,
+                              "%s: lq_vec_dot row %lld vector %lld: %.9g vs "
+                              "lq_matmul %.9g", c->tensor, (long long)r,
+                              (long long)j, (double)v, (double)ours[j * rows + r]);
+            }
+        }
+        free(act);
+    }
+    free(exact);
+    free(ours);
+    lq_gguf_close(g);
+}
+END_TEST
+
+/* ---- determinism --------------------------------------------------------- */
+
+/* Random Gaussian weights of a type: quantized directly, or quantized to the
+ * base type and repacked. NULL when the build can do neither. */
+static void *random_weights(int type, int64_t rows, int64_t cols, tu_rng *rng) {
+    const lq_type_info *info = lq_type_get(type);
+    uint32_t caps = lq_type_caps(type);
+    int encode_type = type;
+    if (!(caps & LQ_CAP_ENCODE)) {
+        if (!(caps & LQ_CAP_REPACK) || !(lq_type_caps(info->base_type) & LQ_CAP_ENCODE))
+            return NULL;
+        encode_type = info->base_type;
+    }
+    float *x = xmalloc((size_t)(rows * cols) * sizeof *x);
+    for (int64_t i = 0; i < rows * cols; i++)
+        x[i] = (float)tu_rng_gauss(rng);
+    int64_t size = lq_tensor_size(encode_type, rows, cols);
+    ck_assert_int_gt(size, 0);
+    void *q = xmalloc((size_t)size);
+    ck_assert_int_eq(lq_quantize_rows(encode_type, x, rows, cols, NULL, q, (size_t)size),
+                     size);
+    free(x);
+    if (encode_type == type)
+        return q;
+    int64_t packed_size = lq_tensor_size(type, rows, cols);
+    void *packed = xmalloc((size_t)packed_size);
+    ck_assert_int_eq(lq_repack_rows(type, q, (size_t)size, rows, cols, packed,
+                                    (size_t)packed_size), LQ_OK);
+    free(q);
+    return packed;
+}
+
+static void check_same_bits(const float *a, const float *b, int64_t count,
+                            const char *what, int type, int64_t rows, int64_t cols) {
+    for (int64_t i = 0; i < count; i++)
+        ck_assert_msg(memcmp(&a[i], &b[i], sizeof(float)) == 0,
+                      "%s: %s %lldx%lld: output %lld differs: %.9g vs %.9g", what,
+                      lq_type_name(type), (long long)rows, (long long)cols,
+                      (long long)i, (double)a[i], (double)b[i]);
+}
+
+START_TEST(test_determinism) {
+    const int type = type_cases[_i];
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t group = info->interleave, bs = info->block_size;
+    /* odd row counts for ordinary types; column counts of 1 to 3 blocks
+     * (and a few hundred values for the per-value types) */
+    const int64_t row_counts[] = {group, 3 * group, group == 1 ? 13 : 5 * group};
+    const int64_t col_counts[] = {bs == 1 ? 96 : bs, bs == 1 ? 7 : 3 * bs};
+    const int64_t vector_counts[] = {1, 2, 7, 16};
+    lq_matmul_ctx *ctx[3];
+    for (int t = 0; t < 3; t++) {
+        ctx[t] = lq_matmul_ctx_new(t + 1);
+        ck_assert_ptr_nonnull(ctx[t]);
+        ck_assert_int_eq(lq_matmul_ctx_threads(ctx[t]), t + 1);
+    }
+    tu_rng rng = {0x5eed0000u + (uint64_t)type};
+    int tested = 0;
+    for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+        for (size_t ci = 0; ci < sizeof col_counts / sizeof col_counts[0]; ci++) {
+            const int64_t rows = row_counts[ri], cols = col_counts[ci];
+            void *w = random_weights(type, rows, cols, &rng);
+            if (!w)
+                continue;
+            size_t w_size = (size_t)lq_tensor_size(type, rows, cols);
+            float *x = xmalloc((size_t)(16 * cols) * sizeof *x);
+            for (int64_t i = 0; i < 16 * cols; i++)
+                x[i] = (float)tu_rng_gauss(&rng) * (i % 5 == 0 ? 10.0f : 1.0f);
+            for (size_t ni = 0; ni < sizeof vector_counts / sizeof vector_counts[0]; ni++) {
+                const int64_t n = vector_counts[ni];
+                float *y[3], *parts = xmalloc((size_t)(n * rows) * sizeof(float));
+                for (int t = 0; t < 3; t++) {
+                    y[t] = xmalloc((size_t)(n * rows) * sizeof(float));
+                    ck_assert_int_eq(lq_matmul(ctx[t], type, w, w_size, rows, cols, x, n,
+                                               y[t]), LQ_OK);
+                }
+                check_same_bits(y[0], y[1], n * rows, "2 threads vs 1", type, rows, cols);
+                check_same_bits(y[0], y[2], n * rows, "3 threads vs 1", type, rows, cols);
+                for (int64_t k = 1; k < n; k += (n > 4 ? 3 : 1)) {
+                    ck_assert_int_eq(lq_matmul(ctx[1], type, w, w_size, rows, cols, x, k,
+                                               parts), LQ_OK);
+                    ck_assert_int_eq(lq_matmul(ctx[2], type, w, w_size, rows, cols,
+                                               x + k * cols, n - k, parts + k * rows),
+                                     LQ_OK);
+                    check_same_bits(y[0], parts, n * rows, "split of the vectors", type,
+                                    rows, cols);
+                }
+                for (int i = 0; i < 3; i++)
+                    free(y[i]);
+                free(parts);
+                tested++;
+            }
+            free(x);
+            free(w);
+        }
+    for (int t = 0; t < 3; t++)
+        lq_matmul_ctx_free(ctx[t]);
+    printf("determinism %-11s %d shapes%s\n", info->name, tested,
+           tested ? "" : " (cannot create weights: not encodable)");
+    fflush(stdout);
+}
+END_TEST
+
+/* ---- shapes and arguments ------------------------------------------------ */
+
+START_TEST(test_bad_shapes) {
+    const int type = type_cases[_i];
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t group = info->interleave, bs = info->block_size;
+    lq_matmul_ctx *ctx = lq_matmul_ctx_new(2);
+    ck_assert_ptr_nonnull(ctx);
+    /* big enough for every shape tried: the calls must fail before reading */
+    size_t w_size = (size_t)lq_tensor_size(type, 32 * group, 4 * bs) + 64;
+    void *w = calloc(1, w_size);
+    float *x = calloc((size_t)(8 * bs + 8), sizeof(float));
+    float *y = calloc((size_t)(64 * group), sizeof(float));
+    ck_assert(w && x && y);
+    tu_rng rng = {0xbad5eedu + (uint64_t)type};
+    for (int trial = 0; trial < 200; trial++) {
+        int64_t rows = 1 + (int64_t)(tu_rng_next(&rng) % (uint64_t)(32 * group));
+        int64_t cols = 1 + (int64_t)(tu_rng_next(&rng) % (uint64_t)(4 * bs + 3));
+        bool good_rows = rows % group == 0, good_cols = cols % bs == 0;
+        if (good_rows && good_cols)
+            continue;
+        int st = lq_matmul(ctx, type, w, w_size, rows, cols, x, 1, y);
+        ck_assert_msg(st == LQ_ERR_BAD_SHAPE, "%s %lldx%lld: %s", info->name,
+                      (long long)rows, (long long)cols, lq_error_name(st));
+    }
+    if (bs > 1)
+        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs + 1, x, 1, y),
+                         LQ_ERR_BAD_SHAPE);
+    if (group > 1)
+        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group + 1, bs, x, 1, y),
+                         LQ_ERR_BAD_SHAPE);
+    /* a buffer one byte short */
+    size_t exact_size = (size_t)lq_tensor_size(type, group, bs);
+    ck_assert_int_eq(lq_matmul(ctx, type, w, exact_size - 1, group, bs, x, 1, y),
+                     LQ_ERR_SRC_TOO_SMALL);
+    ck_assert_int_eq(lq_matmul(ctx, type, NULL, w_size, group, bs, x, 1, y),
+                     LQ_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs, x, 0, y), LQ_OK);
+    if (group > 1) {
+        float v;
+        ck_assert_int_eq(lq_vec_dot(type, bs, w, x, &v), LQ_ERR_UNSUPPORTED);
+    }
+    free(w);
+    free(x);
+    free(y);
+    lq_matmul_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_bad_types) {
+    lq_matmul_ctx *ctx = lq_matmul_ctx_new(1);
+    float x[256] = {0}, y[4];
+    unsigned char w[1024] = {0};
+    ck_assert_int_eq(lq_matmul(ctx, 12345, w, sizeof w, 1, 32, x, 1, y),
+                     LQ_ERR_UNKNOWN_TYPE);
+    ck_assert_int_eq(lq_activation_format(-1), LQ_ERR_UNKNOWN_TYPE);
+    for (int i = 0; i < lq_type_count(); i++) {
+        const lq_type_info *info = lq_type_at(i);
+        if (lq_type_caps(info->type) & LQ_CAP_DECODE)
+            continue;
+        int64_t cols = info->block_size, rows = info->interleave;
+        ck_assert_int_eq(lq_matmul(ctx, info->type, w, sizeof w, rows, cols, x, 1, y),
+                         LQ_ERR_UNSUPPORTED);
+    }
+    ck_assert_ptr_null(lq_matmul_ctx_new(0));
+    lq_matmul_ctx_free(NULL);
+    lq_matmul_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- case discovery ------------------------------------------------------ */
+
+static const char *const quantized_tensors[] = {"q", "qi", "q.repacked", "qi.repacked"};
+
+static void discover_file(const char *file) {
+    lq_gguf *g = open_vector_file(file);
+    for (size_t i = 0; i < sizeof quantized_tensors / sizeof quantized_tensors[0]; i++) {
+        const lq_gguf_tensor *t = lq_gguf_find_tensor(g, quantized_tensors[i]);
+        if (!t || !tu_type_selected(lq_type_name(t->type)) ||
+            !(lq_type_caps(t->type) & LQ_CAP_DECODE) || !expected_decoding(g, t->name))
+            continue;
+        vector_cases = realloc(vector_cases,
+                               (size_t)(vector_case_count + 1) * sizeof *vector_cases);
+        if (!vector_cases)
+            abort();
+        vector_case *c = &vector_cases[vector_case_count++];
+        snprintf(c->file, sizeof c->file, "%s", file);
+        snprintf(c->tensor, sizeof c->tensor, "%s", t->name);
+    }
+    lq_gguf_close(g);
+}
+
+static void discover_types(void) {
+    type_cases = xmalloc((size_t)lq_type_count() * sizeof *type_cases);
+    for (int i = 0; i < lq_type_count(); i++) {
+        const lq_type_info *info = lq_type_at(i);
+        if ((lq_type_caps(info->type) & LQ_CAP_DECODE) && tu_type_selected(info->name))
+            type_cases[type_case_count++] = info->type;
+    }
+}
+
+static Suite *kernels_suite(void) {
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("types");
+    tcase_add_test(tc, test_bad_types);
+    suite_add_tcase(s, tc);
+    printf("vector products: %d cases, decodable types: %d\n", vector_case_count,
+           type_case_count);
+    if (vector_case_count > 0) {
+        tc = tcase_create("vector_product");
+        tcase_set_timeout(tc, 600);
+        tcase_add_loop_test(tc, test_vector_product, 0, vector_case_count);
+        suite_add_tcase(s, tc);
+    }
+    if (type_case_count > 0) {
+        tc = tcase_create("determinism");
+        tcase_set_timeout(tc, 600);
+        tcase_add_loop_test(tc, test_determinism, 0, type_case_count);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("bad_shapes");
+        tcase_add_loop_test(tc, test_bad_shapes, 0, type_case_count);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void) {
+    tu_name_list files = tu_vector_files();
+    for (int i = 0; i < files.count; i++)
+        discover_file(files.names[i]);
+    tu_name_list_free(&files);
+    discover_types();
+    SRunner *sr = srunner_create(kernels_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    free(vector_cases);
+    free(type_cases);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
