@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "codec_rows.h"
 #include "common.h"
 #include "scale_search.h"
 
@@ -582,22 +583,11 @@ static void dequantize_q8_K(const void *src, float *dst, int64_t ncols) {
 
 /* ---------------------------------------------------------- codec table */
 
-#define KQUANT_CODEC(name)                                                    \
-    static int quantize_##name(const float *src, void *dst, int64_t ncols,    \
-                               const float *imatrix) {                        \
-        encode_row(&name##_format, src, dst, ncols, imatrix);                 \
-        return LQ_OK;                                                         \
-    }                                                                         \
-    static void dequantize_##name(const void *src, float *dst,                \
-                                  int64_t ncols) {                            \
-        decode_row(&name##_format, src, dst, ncols);                          \
-    }
-
-KQUANT_CODEC(q2_K)
-KQUANT_CODEC(q3_K)
-KQUANT_CODEC(q4_K)
-KQUANT_CODEC(q5_K)
-KQUANT_CODEC(q6_K)
+LQ_ROW_CODEC(q2_K, &q2_K_format, encode_row, decode_row)
+LQ_ROW_CODEC(q3_K, &q3_K_format, encode_row, decode_row)
+LQ_ROW_CODEC(q4_K, &q4_K_format, encode_row, decode_row)
+LQ_ROW_CODEC(q5_K, &q5_K_format, encode_row, decode_row)
+LQ_ROW_CODEC(q6_K, &q6_K_format, encode_row, decode_row)
 
 static const lq_codec kquant_codecs[] = {
     {LQ_TYPE_Q2_K, quantize_q2_K, dequantize_q2_K, NULL, NULL},

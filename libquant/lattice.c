@@ -305,23 +305,11 @@ static void fit_block(const lq_lattice *g, const lq_fit_block *b,
 
 /* ---- block helpers ---------------------------------------------------- */
 
-/* Sort positions by value, ascending (n <= LQ_LATTICE_MAX_BLOCK). */
-static void sort_positions(int n, const float *x, int *order) {
-    for (int i = 0; i < n; ++i) {
-        int j = i;
-        while (j > 0 && x[order[j - 1]] > x[i]) {
-            order[j] = order[j - 1];
-            --j;
-        }
-        order[j] = i;
-    }
-}
-
 float lq_lattice_three_level_scale(int n, const float *xval,
                                    const float *weight) {
     int order[LQ_LATTICE_MAX_BLOCK];
     float sumx[LQ_LATTICE_MAX_BLOCK + 1], sumw[LQ_LATTICE_MAX_BLOCK + 1];
-    sort_positions(n, xval, order);
+    lq_lattice_sort_positions(n, xval, order);
     sumx[0] = sumw[0] = 0;
     for (int j = 0; j < n; ++j) {
         int i = order[j];
@@ -573,6 +561,22 @@ void lq_lattice_fit_magnitudes(const lq_lattice *g, const lq_magnitude_spec *s,
     float d = lq_lattice_super_scale(&layout, scales, xn, weight, unit, amax,
                                      out->l, scratch);
     out->d = lq_float_to_half(d);
+}
+
+int lq_lattice_encode_row(const lq_magnitude_spec *s, int block_bytes,
+                          lq_magnitude_pack_fn pack, const float *src,
+                          void *dst, int64_t ncols, const float *imatrix) {
+    const lq_lattice *g = lq_lattice_get(s->grid);
+    if (!g)
+        return LQ_ERR_NO_MEMORY;
+    uint8_t *out = dst;
+    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += block_bytes) {
+        lq_magnitude_fit fit;
+        lq_lattice_fit_magnitudes(g, s, src + i0, imatrix ? imatrix + i0 : NULL,
+                                  &fit);
+        pack(&fit, out);
+    }
+    return LQ_OK;
 }
 
 /* ---- the family ------------------------------------------------------- */

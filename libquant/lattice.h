@@ -55,6 +55,18 @@ static inline int lq_lattice_key(const lq_lattice *g, const int8_t *L) {
 int lq_lattice_snap(const lq_lattice *g, int8_t *L, const float *x,
                     const float *w, float scale, const float *value);
 
+/* Sort positions 0..n-1 by value, ascending (insertion sort: n is small). */
+static inline void lq_lattice_sort_positions(int n, const float *x, int *order) {
+    for (int i = 0; i < n; ++i) {
+        int j = i;
+        while (j > 0 && x[order[j - 1]] > x[i]) {
+            order[j] = order[j - 1];
+            --j;
+        }
+        order[j] = i;
+    }
+}
+
 /* Least-squares scale of the 3-level split of n magnitudes onto 1, 3, 5
  * (exact, by trying every split of the sorted values). */
 float lq_lattice_three_level_scale(int n, const float *xval,
@@ -106,6 +118,16 @@ typedef struct lq_magnitude_fit {
 void lq_lattice_fit_magnitudes(const lq_lattice *g, const lq_magnitude_spec *s,
                                const float *x, const float *imatrix,
                                lq_magnitude_fit *out);
+
+/* Writes one fitted super-block in a type's byte layout. */
+typedef void (*lq_magnitude_pack_fn)(const lq_magnitude_fit *fit, uint8_t *out);
+
+/* Quantize a row of ncols values: fit every super-block of 256 with s and
+ * store it with pack, block_bytes apart. LQ_ERR_NO_MEMORY if the grid's
+ * search structures could not be built, else LQ_OK. */
+int lq_lattice_encode_row(const lq_magnitude_spec *s, int block_bytes,
+                          lq_magnitude_pack_fn pack, const float *src,
+                          void *dst, int64_t ncols, const float *imatrix);
 
 /* How the scales of a row or super-block are laid out: nblocks blocks of
  * block_len values, each with a scale index l in 0..max_level; value i

@@ -38,18 +38,6 @@ typedef struct shift_rule {
 static const unsigned shared_patterns[2] = {0x0, 0xf};
 static const unsigned free_patterns[4] = {0x0, 0x1, 0x2, 0x3};
 
-
-static void sort_positions(int n, const float *x, int *order) {
-    for (int i = 0; i < n; ++i) {
-        int j = i;
-        while (j > 0 && x[order[j - 1]] > x[i]) {
-            order[j] = order[j - 1];
-            --j;
-        }
-        order[j] = i;
-    }
-}
-
 /* Per-group prefix sums over the sorted order of w*x and w. */
 typedef struct split_sums {
     float x[MAX_BLOCK / 8][MAX_BLOCK + 1];
@@ -140,7 +128,7 @@ static void fit_iq1_block(const lq_lattice *g, int n, const float *x,
     split_sums sums;
     int i1, i2;
     memset(f, 0, sizeof *f);
-    sort_positions(n, x, order);
+    lq_lattice_sort_positions(n, x, order);
     prefix_sums(n, x, w, order, &sums);
     best_split(n, &sums, rule, &i1, &i2, &f->pattern, &f->scale);
     for (int j = 0; j < n; ++j)

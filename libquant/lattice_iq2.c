@@ -22,28 +22,23 @@ enum { IQ2_XXS_BYTES = 66 };
 static const lq_magnitude_spec iq2_xxs_spec = {
     LQ_GRID_IQ2XXS, 32, 1, 1.0f, 1.0f, 0.125f, 5.0f, 0.1f, 0, 7};
 
+static void pack_iq2_xxs(const lq_magnitude_fit *fit, uint8_t *out) {
+    lq_store_u16(out, fit->d);
+    for (int ib = 0; ib < SUPER / 32; ++ib) {
+        uint8_t *q = out + 2 + 8 * ib;
+        uint32_t aux = (uint32_t)fit->l[ib] << 28;
+        for (int k = 0; k < 4; ++k) {
+            q[k] = (uint8_t)fit->index[4 * ib + k];
+            aux |= (uint32_t)(fit->signs[4 * ib + k] & 127) << (7 * k);
+        }
+        memcpy(q + 4, &aux, 4);
+    }
+}
+
 int lq_quantize_iq2_xxs(const float *src, void *dst, int64_t ncols,
                         const float *imatrix) {
-    const lq_lattice *g = lq_lattice_get(LQ_GRID_IQ2XXS);
-    if (!g)
-        return LQ_ERR_NO_MEMORY;
-    uint8_t *out = dst;
-    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += IQ2_XXS_BYTES) {
-        lq_magnitude_fit fit;
-        lq_lattice_fit_magnitudes(g, &iq2_xxs_spec, src + i0,
-                                  imatrix ? imatrix + i0 : NULL, &fit);
-        lq_store_u16(out, fit.d);
-        for (int ib = 0; ib < SUPER / 32; ++ib) {
-            uint8_t *q = out + 2 + 8 * ib;
-            uint32_t aux = (uint32_t)fit.l[ib] << 28;
-            for (int k = 0; k < 4; ++k) {
-                q[k] = (uint8_t)fit.index[4 * ib + k];
-                aux |= (uint32_t)(fit.signs[4 * ib + k] & 127) << (7 * k);
-            }
-            memcpy(q + 4, &aux, 4);
-        }
-    }
-    return LQ_OK;
+    return lq_lattice_encode_row(&iq2_xxs_spec, IQ2_XXS_BYTES, pack_iq2_xxs,
+                                 src, dst, ncols, imatrix);
 }
 
 void lq_dequantize_iq2_xxs(const void *src, float *dst, int64_t ncols) {
@@ -75,23 +70,18 @@ static void store_nibble_scales(uint8_t *scales, const uint8_t *l, int n) {
         scales[i / 2] = (uint8_t)(l[i] | (l[i + 1] << 4));
 }
 
+static void pack_iq2_xs(const lq_magnitude_fit *fit, uint8_t *out) {
+    lq_store_u16(out, fit->d);
+    for (int k = 0; k < SUPER / 8; ++k)
+        lq_store_u16(out + 2 + 2 * k,
+                     (uint16_t)(fit->index[k] | (fit->signs[k] & 127) << 9));
+    store_nibble_scales(out + 66, fit->l, SUPER / 16);
+}
+
 int lq_quantize_iq2_xs(const float *src, void *dst, int64_t ncols,
                        const float *imatrix) {
-    const lq_lattice *g = lq_lattice_get(LQ_GRID_IQ2XS);
-    if (!g)
-        return LQ_ERR_NO_MEMORY;
-    uint8_t *out = dst;
-    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += IQ2_XS_BYTES) {
-        lq_magnitude_fit fit;
-        lq_lattice_fit_magnitudes(g, &iq2_xs_spec, src + i0,
-                                  imatrix ? imatrix + i0 : NULL, &fit);
-        lq_store_u16(out, fit.d);
-        for (int k = 0; k < SUPER / 8; ++k)
-            lq_store_u16(out + 2 + 2 * k,
-                         (uint16_t)(fit.index[k] | (fit.signs[k] & 127) << 9));
-        store_nibble_scales(out + 66, fit.l, SUPER / 16);
-    }
-    return LQ_OK;
+    return lq_lattice_encode_row(&iq2_xs_spec, IQ2_XS_BYTES, pack_iq2_xs, src,
+                                 dst, ncols, imatrix);
 }
 
 void lq_dequantize_iq2_xs(const void *src, float *dst, int64_t ncols) {
@@ -117,26 +107,21 @@ enum { IQ2_S_BYTES = 82, IQ2_S_SIGNS = 34, IQ2_S_QH = 66, IQ2_S_SCALES = 74 };
 static const lq_magnitude_spec iq2_s_spec = {
     LQ_GRID_IQ2S, 16, 0, 2.0f, 0.25f, 0.125f, 5.0f, 0.1f, 9, 7};
 
+static void pack_iq2_s(const lq_magnitude_fit *fit, uint8_t *out) {
+    memset(out, 0, IQ2_S_BYTES);
+    lq_store_u16(out, fit->d);
+    for (int k = 0; k < SUPER / 8; ++k) {
+        out[2 + k] = (uint8_t)fit->index[k];
+        out[IQ2_S_SIGNS + k] = fit->signs[k];
+        out[IQ2_S_QH + k / 4] |= (uint8_t)((fit->index[k] >> 8) << 2 * (k % 4));
+    }
+    store_nibble_scales(out + IQ2_S_SCALES, fit->l, SUPER / 16);
+}
+
 int lq_quantize_iq2_s(const float *src, void *dst, int64_t ncols,
                       const float *imatrix) {
-    const lq_lattice *g = lq_lattice_get(LQ_GRID_IQ2S);
-    if (!g)
-        return LQ_ERR_NO_MEMORY;
-    uint8_t *out = dst;
-    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += IQ2_S_BYTES) {
-        lq_magnitude_fit fit;
-        lq_lattice_fit_magnitudes(g, &iq2_s_spec, src + i0,
-                                  imatrix ? imatrix + i0 : NULL, &fit);
-        memset(out, 0, IQ2_S_BYTES);
-        lq_store_u16(out, fit.d);
-        for (int k = 0; k < SUPER / 8; ++k) {
-            out[2 + k] = (uint8_t)fit.index[k];
-            out[IQ2_S_SIGNS + k] = fit.signs[k];
-            out[IQ2_S_QH + k / 4] |= (uint8_t)((fit.index[k] >> 8) << 2 * (k % 4));
-        }
-        store_nibble_scales(out + IQ2_S_SCALES, fit.l, SUPER / 16);
-    }
-    return LQ_OK;
+    return lq_lattice_encode_row(&iq2_s_spec, IQ2_S_BYTES, pack_iq2_s, src,
+                                 dst, ncols, imatrix);
 }
 
 void lq_dequantize_iq2_s(const void *src, float *dst, int64_t ncols) {

@@ -21,27 +21,22 @@ enum { IQ3_XXS_BYTES = 98, IQ3_XXS_AUX = 66 };
 static const lq_magnitude_spec iq3_xxs_spec = {
     LQ_GRID_IQ3XXS, 32, 1, 2.0f, 0.0f, 0.25f, 15.0f, 0.2f, 15, 0};
 
+static void pack_iq3_xxs(const lq_magnitude_fit *fit, uint8_t *out) {
+    lq_store_u16(out, fit->d);
+    for (int k = 0; k < SUPER / 4; ++k)
+        out[2 + k] = (uint8_t)fit->index[k];
+    for (int ib = 0; ib < SUPER / 32; ++ib) {
+        uint32_t aux = (uint32_t)fit->l[ib] << 28;
+        for (int k = 0; k < 4; ++k)
+            aux |= (uint32_t)(fit->signs[4 * ib + k] & 127) << (7 * k);
+        memcpy(out + IQ3_XXS_AUX + 4 * ib, &aux, 4);
+    }
+}
+
 int lq_quantize_iq3_xxs(const float *src, void *dst, int64_t ncols,
                         const float *imatrix) {
-    const lq_lattice *g = lq_lattice_get(LQ_GRID_IQ3XXS);
-    if (!g)
-        return LQ_ERR_NO_MEMORY;
-    uint8_t *out = dst;
-    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += IQ3_XXS_BYTES) {
-        lq_magnitude_fit fit;
-        lq_lattice_fit_magnitudes(g, &iq3_xxs_spec, src + i0,
-                                  imatrix ? imatrix + i0 : NULL, &fit);
-        lq_store_u16(out, fit.d);
-        for (int k = 0; k < SUPER / 4; ++k)
-            out[2 + k] = (uint8_t)fit.index[k];
-        for (int ib = 0; ib < SUPER / 32; ++ib) {
-            uint32_t aux = (uint32_t)fit.l[ib] << 28;
-            for (int k = 0; k < 4; ++k)
-                aux |= (uint32_t)(fit.signs[4 * ib + k] & 127) << (7 * k);
-            memcpy(out + IQ3_XXS_AUX + 4 * ib, &aux, 4);
-        }
-    }
-    return LQ_OK;
+    return lq_lattice_encode_row(&iq3_xxs_spec, IQ3_XXS_BYTES, pack_iq3_xxs,
+                                 src, dst, ncols, imatrix);
 }
 
 void lq_dequantize_iq3_xxs(const void *src, float *dst, int64_t ncols) {
@@ -77,28 +72,23 @@ enum {
 static const lq_magnitude_spec iq3_s_spec = {
     LQ_GRID_IQ3S, 32, 0, 2.0f, 0.0f, 1.0f, 15.0f, 0.2f, 9, 0};
 
+static void pack_iq3_s(const lq_magnitude_fit *fit, uint8_t *out) {
+    memset(out, 0, IQ3_S_BYTES);
+    lq_store_u16(out, fit->d);
+    for (int k = 0; k < SUPER / 4; ++k) {
+        out[2 + k] = (uint8_t)fit->index[k];
+        out[IQ3_S_QH + k / 8] |= (uint8_t)((fit->index[k] >> 8) << (k % 8));
+    }
+    memcpy(out + IQ3_S_SIGNS, fit->signs, SUPER / 8);
+    for (int ib = 0; ib < SUPER / 32; ib += 2)
+        out[IQ3_S_SCALES + ib / 2] =
+            (uint8_t)(fit->l[ib] | (fit->l[ib + 1] << 4));
+}
+
 int lq_quantize_iq3_s(const float *src, void *dst, int64_t ncols,
                       const float *imatrix) {
-    const lq_lattice *g = lq_lattice_get(LQ_GRID_IQ3S);
-    if (!g)
-        return LQ_ERR_NO_MEMORY;
-    uint8_t *out = dst;
-    for (int64_t i0 = 0; i0 < ncols; i0 += SUPER, out += IQ3_S_BYTES) {
-        lq_magnitude_fit fit;
-        lq_lattice_fit_magnitudes(g, &iq3_s_spec, src + i0,
-                                  imatrix ? imatrix + i0 : NULL, &fit);
-        memset(out, 0, IQ3_S_BYTES);
-        lq_store_u16(out, fit.d);
-        for (int k = 0; k < SUPER / 4; ++k) {
-            out[2 + k] = (uint8_t)fit.index[k];
-            out[IQ3_S_QH + k / 8] |= (uint8_t)((fit.index[k] >> 8) << (k % 8));
-        }
-        memcpy(out + IQ3_S_SIGNS, fit.signs, SUPER / 8);
-        for (int ib = 0; ib < SUPER / 32; ib += 2)
-            out[IQ3_S_SCALES + ib / 2] =
-                (uint8_t)(fit.l[ib] | (fit.l[ib + 1] << 4));
-    }
-    return LQ_OK;
+    return lq_lattice_encode_row(&iq3_s_spec, IQ3_S_BYTES, pack_iq3_s, src,
+                                 dst, ncols, imatrix);
 }
 
 void lq_dequantize_iq3_s(const void *src, float *dst, int64_t ncols) {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "codec_rows.h"
 #include "common.h"
 #include "scale_search.h"
 
@@ -213,23 +214,12 @@ static void encode_row(const legacy_format *f, const float *src, void *dst,
 
 /* ------------------------------------------------------------ codec table */
 
-#define LEGACY_CODEC(name)                                                    \
-    static int quantize_##name(const float *src, void *dst, int64_t ncols,    \
-                               const float *imatrix) {                        \
-        encode_row(&name##_format, src, dst, ncols, imatrix);                 \
-        return LQ_OK;                                                         \
-    }                                                                         \
-    static void dequantize_##name(const void *src, float *dst,                \
-                                  int64_t ncols) {                            \
-        decode_row(&name##_format, src, dst, ncols);                          \
-    }
-
-LEGACY_CODEC(q4_0)
-LEGACY_CODEC(q4_1)
-LEGACY_CODEC(q5_0)
-LEGACY_CODEC(q5_1)
-LEGACY_CODEC(q6_0)
-LEGACY_CODEC(q8_0)
+LQ_ROW_CODEC(q4_0, &q4_0_format, encode_row, decode_row)
+LQ_ROW_CODEC(q4_1, &q4_1_format, encode_row, decode_row)
+LQ_ROW_CODEC(q5_0, &q5_0_format, encode_row, decode_row)
+LQ_ROW_CODEC(q5_1, &q5_1_format, encode_row, decode_row)
+LQ_ROW_CODEC(q6_0, &q6_0_format, encode_row, decode_row)
+LQ_ROW_CODEC(q8_0, &q8_0_format, encode_row, decode_row)
 
 static const lq_codec legacy_codecs[] = {
     {LQ_TYPE_Q4_0, quantize_q4_0, dequantize_q4_0, NULL, NULL},

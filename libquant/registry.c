@@ -222,11 +222,33 @@ int64_t lq_find_nonfinite(const float *src, int64_t n) {
     return -1;
 }
 
-/* Shared argument checks of the row-level entry points. On success stores the
- * type info, codec and the byte size of one group of rows. */
-static int check_call(int type, int64_t nrows, int64_t ncols,
-                      const lq_type_info **info_out, const lq_codec **codec_out,
-                      int64_t *group_bytes) {
+/* What a row-level entry point asks of a type's codec. */
+typedef enum row_op { ROW_QUANTIZE, ROW_DEQUANTIZE, ROW_REPACK, ROW_UNPACK } row_op;
+
+static bool codec_supports(const lq_codec *codec, const lq_type_info *info,
+                           row_op op) {
+    if (!codec)
+        return false;
+    switch (op) {
+    case ROW_QUANTIZE: return codec->quantize != NULL;
+    case ROW_DEQUANTIZE: return codec->dequantize != NULL;
+    case ROW_REPACK: return codec->repack != NULL && info->base_type >= 0;
+    case ROW_UNPACK: return codec->unpack != NULL && info->base_type >= 0;
+    }
+    return false;
+}
+
+typedef struct row_call {
+    const lq_type_info *info;
+    const lq_codec *codec;
+    int64_t group_bytes; /* one group of `interleave` rows of the type */
+    int64_t groups;
+} row_call;
+
+/* The argument checks the row-level entry points share, in the order their
+ * errors take precedence. */
+static int check_call(int type, row_op op, const void *src, const void *dst,
+                      int64_t nrows, int64_t ncols, row_call *call) {
     const lq_type_info *info = lq_type_get(type);
     if (!info)
         return LQ_ERR_UNKNOWN_TYPE;
@@ -235,9 +257,15 @@ static int check_call(int type, int64_t nrows, int64_t ncols,
     int64_t total = lq_tensor_size(type, nrows, ncols);
     if (total < 0)
         return (int)total;
-    *info_out = info;
-    *codec_out = lq_codec_find(type);
-    *group_bytes = lq_row_size(type, ncols) * info->interleave;
+    const lq_codec *codec = lq_codec_find(type);
+    if (!codec_supports(codec, info, op))
+        return LQ_ERR_UNSUPPORTED;
+    if (nrows > 0 && (!src || !dst))
+        return LQ_ERR_INVALID_ARGUMENT;
+    call->info = info;
+    call->codec = codec;
+    call->group_bytes = lq_row_size(type, ncols) * info->interleave;
+    call->groups = nrows / info->interleave;
     return LQ_OK;
 }
 
@@ -253,26 +281,22 @@ static bool imatrix_valid(const float *imatrix, int64_t ncols) {
 int64_t lq_quantize_rows(int type, const float *src, int64_t nrows,
                          int64_t ncols, const float *imatrix, void *dst,
                          size_t dst_capacity) {
-    const lq_type_info *info;
-    const lq_codec *codec;
-    int64_t group_bytes;
-    int st = check_call(type, nrows, ncols, &info, &codec, &group_bytes);
+    row_call c;
+    int st = check_call(type, ROW_QUANTIZE, src, dst, nrows, ncols, &c);
     if (st != LQ_OK)
         return st;
-    if (!codec || !codec->quantize)
-        return LQ_ERR_UNSUPPORTED;
-    if ((nrows > 0 && (!src || !dst)) || !imatrix_valid(imatrix, ncols))
+    if (!imatrix_valid(imatrix, ncols))
         return LQ_ERR_INVALID_ARGUMENT;
-    int64_t total = group_bytes * (nrows / info->interleave);
+    int64_t total = c.group_bytes * c.groups;
     if ((uint64_t)total > (uint64_t)dst_capacity)
         return LQ_ERR_DST_TOO_SMALL;
-    if ((info->flags & LQ_CAP_QUANTIZED) &&
+    if ((c.info->flags & LQ_CAP_QUANTIZED) &&
         lq_find_nonfinite(src, nrows * ncols) >= 0)
         return LQ_ERR_NONFINITE;
-    const int64_t group_floats = ncols * info->interleave;
-    for (int64_t g = 0; g < nrows / info->interleave; g++) {
-        st = codec->quantize(src + g * group_floats,
-                             (char *)dst + g * group_bytes, ncols, imatrix);
+    const int64_t group_floats = ncols * c.info->interleave;
+    for (int64_t g = 0; g < c.groups; g++) {
+        st = c.codec->quantize(src + g * group_floats,
+                               (char *)dst + g * c.group_bytes, ncols, imatrix);
         if (st != LQ_OK)
             return st;
     }
@@ -281,22 +305,16 @@ int64_t lq_quantize_rows(int type, const float *src, int64_t nrows,
 
 int lq_dequantize_rows(int type, const void *src, size_t src_size,
                        int64_t nrows, int64_t ncols, float *dst) {
-    const lq_type_info *info;
-    const lq_codec *codec;
-    int64_t group_bytes;
-    int st = check_call(type, nrows, ncols, &info, &codec, &group_bytes);
+    row_call c;
+    int st = check_call(type, ROW_DEQUANTIZE, src, dst, nrows, ncols, &c);
     if (st != LQ_OK)
         return st;
-    if (!codec || !codec->dequantize)
-        return LQ_ERR_UNSUPPORTED;
-    if (nrows > 0 && (!src || !dst))
-        return LQ_ERR_INVALID_ARGUMENT;
-    if ((uint64_t)(group_bytes * (nrows / info->interleave)) > (uint64_t)src_size)
+    if ((uint64_t)(c.group_bytes * c.groups) > (uint64_t)src_size)
         return LQ_ERR_SRC_TOO_SMALL;
-    const int64_t group_floats = ncols * info->interleave;
-    for (int64_t g = 0; g < nrows / info->interleave; g++)
-        codec->dequantize((const char *)src + g * group_bytes,
-                          dst + g * group_floats, ncols);
+    const int64_t group_floats = ncols * c.info->interleave;
+    for (int64_t g = 0; g < c.groups; g++)
+        c.codec->dequantize((const char *)src + g * c.group_bytes,
+                            dst + g * group_floats, ncols);
     return LQ_OK;
 }
 
@@ -304,30 +322,22 @@ int lq_dequantize_rows(int type, const void *src, size_t src_size,
 static int transform_rows(int type, bool to_interleaved, const void *src,
                           size_t src_size, int64_t nrows, int64_t ncols,
                           void *dst, size_t dst_capacity) {
-    const lq_type_info *info;
-    const lq_codec *codec;
-    int64_t group_bytes;
-    int st = check_call(type, nrows, ncols, &info, &codec, &group_bytes);
+    row_call c;
+    int st = check_call(type, to_interleaved ? ROW_REPACK : ROW_UNPACK, src,
+                        dst, nrows, ncols, &c);
     if (st != LQ_OK)
         return st;
-    lq_repack_group_fn fn = NULL;
-    if (codec)
-        fn = to_interleaved ? codec->repack : codec->unpack;
-    if (!fn || info->base_type < 0)
-        return LQ_ERR_UNSUPPORTED;
-    if (nrows > 0 && (!src || !dst))
-        return LQ_ERR_INVALID_ARGUMENT;
+    lq_repack_group_fn fn = to_interleaved ? c.codec->repack : c.codec->unpack;
     /* the base type's rows may differ in size (q8_KV keeps 8 meta bytes,
      * q8_KV_r8 only 4) */
-    int64_t base_group = lq_row_size(info->base_type, ncols) * info->interleave;
-    int64_t in_group = to_interleaved ? base_group : group_bytes;
-    int64_t out_group = to_interleaved ? group_bytes : base_group;
-    int64_t groups = nrows / info->interleave;
-    if ((uint64_t)(in_group * groups) > (uint64_t)src_size)
+    int64_t base_group = lq_row_size(c.info->base_type, ncols) * c.info->interleave;
+    int64_t in_group = to_interleaved ? base_group : c.group_bytes;
+    int64_t out_group = to_interleaved ? c.group_bytes : base_group;
+    if ((uint64_t)(in_group * c.groups) > (uint64_t)src_size)
         return LQ_ERR_SRC_TOO_SMALL;
-    if ((uint64_t)(out_group * groups) > (uint64_t)dst_capacity)
+    if ((uint64_t)(out_group * c.groups) > (uint64_t)dst_capacity)
         return LQ_ERR_DST_TOO_SMALL;
-    for (int64_t g = 0; g < groups; g++)
+    for (int64_t g = 0; g < c.groups; g++)
         fn((const char *)src + g * in_group, (char *)dst + g * out_group, ncols);
     return LQ_OK;
 }

@@ -6,7 +6,6 @@
  * the file and the offset; a failed or aborted write leaves nothing behind.
  */
 #include <check.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,39 +23,11 @@ static const char *const model_files[] = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static lq_gguf *open_or_fail(const char *path) {
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    int st = lq_gguf_open_model(path, &g, &err);
-    ck_assert_msg(st == LQ_OK, "%s", err.message);
-    return g;
-}
-
 static lq_gguf *open_shared(const char *rel) {
     char *path = tu_shared_path(rel);
-    lq_gguf *g = open_or_fail(path);
+    lq_gguf *g = tu_open_model(path);
     free(path);
     return g;
-}
-
-static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int count_dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
 }
 
 static unsigned char *slurp(const char *path, size_t *size) {
@@ -71,28 +42,6 @@ static unsigned char *slurp(const char *path, size_t *size) {
     fclose(f);
     *size = (size_t)n;
     return buf;
-}
-
-static bool values_equal(const lq_gguf_value *a, const lq_gguf_value *b) {
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case LQ_GGUF_STRING:
-        return a->v.str.len == b->v.str.len &&
-               memcmp(a->v.str.data, b->v.str.data, a->v.str.len) == 0;
-    case LQ_GGUF_ARRAY:
-        if (a->v.arr.elem_type != b->v.arr.elem_type || a->v.arr.count != b->v.arr.count)
-            return false;
-        for (uint64_t i = 0; i < a->v.arr.count; i++)
-            if (!values_equal(&a->v.arr.items[i], &b->v.arr.items[i]))
-                return false;
-        return true;
-    case LQ_GGUF_F32:
-    case LQ_GGUF_F64:
-        return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0;
-    default:
-        return a->v.u64 == b->v.u64;
-    }
 }
 
 static bool is_split_key(const char *key) { return strncmp(key, "split.", 6) == 0; }
@@ -110,21 +59,11 @@ static void assert_same_model(const lq_gguf *a, const lq_gguf *b) {
             break;
         const lq_gguf_kv *x = lq_gguf_kv_at(a, ia++), *y = lq_gguf_kv_at(b, ib++);
         ck_assert_str_eq(x->key, y->key);
-        ck_assert_msg(values_equal(&x->value, &y->value), "value of %s differs", x->key);
+        ck_assert_msg(tu_gguf_values_equal(&x->value, &y->value), "value of %s differs", x->key);
     }
     ck_assert_int_eq(ia, lq_gguf_kv_count(a));
     ck_assert_int_eq(ib, lq_gguf_kv_count(b));
-    ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
-    for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
-        const lq_gguf_tensor *x = lq_gguf_tensor_at(a, i), *y = lq_gguf_tensor_at(b, i);
-        ck_assert_str_eq(x->name, y->name);
-        ck_assert_int_eq(x->type, y->type);
-        ck_assert_int_eq(x->n_dims, y->n_dims);
-        for (int d = 0; d < LQ_GGUF_MAX_DIMS; d++)
-            ck_assert_int_eq(x->ne[d], y->ne[d]);
-        ck_assert_uint_eq(x->size, y->size);
-        ck_assert_msg(memcmp(x->data, y->data, x->size) == 0, "data of %s differs", x->name);
-    }
+    tu_assert_same_tensors(a, b);
 }
 
 /* A writer describing the same model as g (all keys, same tensors). */
@@ -243,12 +182,12 @@ END_TEST
  * padding after the header and after every tensor). */
 static void round_trip(const char *rel, const char *dir) {
     char *src = tu_shared_path(rel);
-    lq_gguf *g = open_or_fail(src);
-    char *dst = join(dir, "copy.gguf");
+    lq_gguf *g = tu_open_model(src);
+    char *dst = tu_join_path(dir, "copy.gguf");
     lq_gguf_writer *w = writer_like(g);
     write_like(g, w, dst);
     lq_gguf_writer_free(w);
-    lq_gguf *h = open_or_fail(dst);
+    lq_gguf *h = tu_open_model(dst);
     assert_same_model(g, h);
     lq_gguf_close(h);
     lq_gguf_close(g);
@@ -257,7 +196,7 @@ static void round_trip(const char *rel, const char *dir) {
     ck_assert_msg(n1 == n2 && memcmp(a, b, n1) == 0, "%s: rewritten file differs", rel);
     free(a);
     free(b);
-    ck_assert_int_eq(count_dir_entries(dir), 1);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1);
     remove(dst);
     free(dst);
     free(src);
@@ -287,7 +226,7 @@ END_TEST
 
 START_TEST(test_writer_values_and_alignment) {
     char *dir = tu_make_tmpdir();
-    char *path = join(dir, "values.gguf");
+    char *path = tu_join_path(dir, "values.gguf");
     lq_gguf_writer *w = lq_gguf_writer_new();
     ck_assert_int_eq(lq_gguf_writer_set_u32(w, "general.alignment", 64), LQ_OK);
     ck_assert_int_eq(lq_gguf_writer_set_i32(w, "a.i32", -7), LQ_OK);
@@ -335,7 +274,7 @@ START_TEST(test_writer_values_and_alignment) {
     ck_assert_msg(lq_gguf_write_file(w, path, data, &err) == LQ_OK, "%s", err.message);
     lq_gguf_writer_free(w);
 
-    lq_gguf *g = open_or_fail(path);
+    lq_gguf *g = tu_open_model(path);
     ck_assert_uint_eq(lq_gguf_alignment(g), 64);
     ck_assert_uint_eq(lq_gguf_data_offset(g) % 64, 0);
     int64_t i;
@@ -354,7 +293,7 @@ START_TEST(test_writer_values_and_alignment) {
     ck_assert_ptr_null(lq_gguf_find(g, "a.bad"));
     const lq_gguf_value *nested = lq_gguf_find(g, "a.nested");
     inner_items[1].type = LQ_GGUF_I16;
-    ck_assert(values_equal(nested, &outer));
+    ck_assert(tu_gguf_values_equal(nested, &outer));
     const lq_gguf_tensor *t = lq_gguf_find_tensor(g, "t.f32");
     ck_assert_uint_eq(t->offset, 64);
     ck_assert_int_eq(memcmp(t->data, f, sizeof f), 0);
@@ -371,7 +310,7 @@ END_TEST
 
 static lq_gguf *write_split(const lq_gguf *g, const char *dir, uint64_t max_bytes,
                             int64_t max_tensors, int expect_shards) {
-    char *path = join(dir, "split.gguf");
+    char *path = tu_join_path(dir, "split.gguf");
     lq_gguf_writer *w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_set_split(w, max_bytes, max_tensors), LQ_OK);
     lq_gguf_error err;
@@ -383,12 +322,12 @@ static lq_gguf *write_split(const lq_gguf *g, const char *dir, uint64_t max_byte
     }
     ck_assert_msg(lq_gguf_writer_finish(w, &err) == LQ_OK, "%s", err.message);
     lq_gguf_writer_free(w);
-    ck_assert_int_eq(count_dir_entries(dir), expect_shards);
+    ck_assert_int_eq(tu_count_dir_entries(dir), expect_shards);
     /* open through the last shard's name */
     char name[64];
     snprintf(name, sizeof name, "split-%05d-of-%05d.gguf", expect_shards, expect_shards);
-    char *last = join(dir, name);
-    lq_gguf *h = open_or_fail(last);
+    char *last = tu_join_path(dir, name);
+    lq_gguf *h = tu_open_model(last);
     free(last);
     free(path);
     ck_assert_int_eq(lq_gguf_shard_count(h), expect_shards);
@@ -445,7 +384,7 @@ START_TEST(test_split_by_count_and_keep_layout) {
     /* Rewrite with the same assignment, by hand (as --keep-split would):
      * the shards come out byte-identical. */
     char *dir2 = tu_make_tmpdir();
-    char *path2 = join(dir2, "split.gguf");
+    char *path2 = tu_join_path(dir2, "split.gguf");
     lq_gguf_writer *w = writer_like(h);
     for (int64_t i = 0; i < lq_gguf_tensor_count(h); i++)
         ck_assert_int_eq(lq_gguf_writer_set_tensor_shard(w, i, lq_gguf_tensor_at(h, i)->shard),
@@ -455,7 +394,7 @@ START_TEST(test_split_by_count_and_keep_layout) {
     for (int s = 0; s < 6; s++) {
         char name[64];
         snprintf(name, sizeof name, "split-%05d-of-00006.gguf", s + 1);
-        char *a_path = join(dir, name), *b_path = join(dir2, name);
+        char *a_path = tu_join_path(dir, name), *b_path = tu_join_path(dir2, name);
         size_t na, nb;
         unsigned char *a = slurp(a_path, &na), *b = slurp(b_path, &nb);
         ck_assert_msg(na == nb && memcmp(a, b, na) == 0, "shard %d differs", s + 1);
@@ -466,11 +405,11 @@ START_TEST(test_split_by_count_and_keep_layout) {
     }
 
     /* A split model written as one file drops the split keys. */
-    char *single = join(dir2, "single.gguf");
+    char *single = tu_join_path(dir2, "single.gguf");
     w = writer_like(h);
     write_like(h, w, single);
     lq_gguf_writer_free(w);
-    lq_gguf *one = open_or_fail(single);
+    lq_gguf *one = tu_open_model(single);
     ck_assert_ptr_null(lq_gguf_find(one, "split.count"));
     ck_assert_int_eq(lq_gguf_shard_count(one), 1);
     assert_same_model(g, one);
@@ -514,16 +453,16 @@ START_TEST(test_split_inconsistent) {
     /* remove shard 3: opening the model names the missing file */
     char name[64];
     snprintf(name, sizeof name, "split-00003-of-%05d.gguf", (int)((n + 2) / 3));
-    char *gone = join(dir, name);
+    char *gone = tu_join_path(dir, name);
     ck_assert_int_eq(remove(gone), 0);
     name[10] = '1';
-    char *first = join(dir, name);
+    char *first = tu_join_path(dir, name);
     lq_gguf_error err;
     ck_assert_int_eq(lq_gguf_open_model(first, &h, &err), LQ_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.message, "split-00003-of-"));
     /* put shard 2 in its place: wrong split.no */
     name[10] = '2';
-    char *second = join(dir, name);
+    char *second = tu_join_path(dir, name);
     size_t size;
     unsigned char *bytes = slurp(second, &size);
     FILE *f = fopen(gone, "wb");
@@ -556,45 +495,45 @@ START_TEST(test_writer_failures_leave_nothing) {
     lq_gguf_error err;
 
     /* a directory that does not exist */
-    char *bad = join(dir, "missing/out.gguf");
+    char *bad = tu_join_path(dir, "missing/out.gguf");
     lq_gguf_writer *w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, bad, &err), LQ_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err.message, "missing/out.gguf"));
     lq_gguf_writer_free(w);
     free(bad);
 
-    char *path = join(dir, "out.gguf");
+    char *path = tu_join_path(dir, "out.gguf");
     const lq_gguf_tensor *t0 = lq_gguf_tensor_at(g, 0);
     /* abort midway */
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_OK);
-    ck_assert_int_eq(count_dir_entries(dir), 1); /* the temporary file */
+    ck_assert_int_eq(tu_count_dir_entries(dir), 1); /* the temporary file */
     ck_assert_int_eq(lq_gguf_writer_write_tensor(w, 0, t0->data, t0->size, &err), LQ_OK);
     lq_gguf_writer_abort(w);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     lq_gguf_writer_free(w);
     /* freed while streaming */
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_OK);
     lq_gguf_writer_free(w);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     /* wrong size, wrong order, finish too early: each ends the stream */
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_OK);
     ck_assert_int_eq(lq_gguf_writer_write_tensor(w, 0, t0->data, t0->size - 1, &err),
                      LQ_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     lq_gguf_writer_free(w);
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_OK);
     ck_assert_int_eq(lq_gguf_writer_write_tensor(w, 1, t0->data, t0->size, &err),
                      LQ_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     lq_gguf_writer_free(w);
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_OK);
     ck_assert_int_eq(lq_gguf_writer_finish(w, &err), LQ_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     lq_gguf_writer_free(w);
     /* split output aborted in its second shard: no shard survives */
     w = writer_like(g);
@@ -605,14 +544,14 @@ START_TEST(test_writer_failures_leave_nothing) {
         ck_assert_int_eq(lq_gguf_writer_write_tensor(w, i, t->data, t->size, &err), LQ_OK);
     }
     lq_gguf_writer_abort(w);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
     lq_gguf_writer_free(w);
     /* an invalid alignment key is refused at begin */
     w = writer_like(g);
     ck_assert_int_eq(lq_gguf_writer_set_u32(w, "general.alignment", 48), LQ_OK);
     ck_assert_int_eq(lq_gguf_writer_begin(w, path, &err), LQ_ERR_INVALID_ARGUMENT);
     lq_gguf_writer_free(w);
-    ck_assert_int_eq(count_dir_entries(dir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(dir), 0);
 
     free(path);
     tu_rmtree(dir);
@@ -940,7 +879,7 @@ END_TEST
 
 START_TEST(test_bad_file_on_disk) {
     char *dir = tu_make_tmpdir();
-    char *path = join(dir, "model.gguf");
+    char *path = tu_join_path(dir, "model.gguf");
     bytes b = {0};
     build_data_outside(&b);
     FILE *f = fopen(path, "wb");

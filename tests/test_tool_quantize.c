@@ -5,9 +5,7 @@
  * exit codes, and no partial output on any failure.
  */
 #include <check.h>
-#include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,44 +22,7 @@ static void teardown(void) {
     free(tmpdir);
 }
 
-static char *tmp_path(const char *name) {
-    size_t n = strlen(tmpdir) + strlen(name) + 2;
-    char *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static int count_dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static lq_gguf *open_or_fail(const char *path) {
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    ck_assert_msg(lq_gguf_open_model(path, &g, &err) == LQ_OK, "%s", err.message);
-    return g;
-}
-
-static int run_quant_fmt(char **out, char **err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int run_quant_fmt(char **out, char **err, const char *fmt, ...) {
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_quant(args, out, err);
-}
+static char *tmp_path(const char *name) { return tu_join_path(tmpdir, name); }
 
 /* The reference quantized exactly the tensors that are q8_0 in its file; we
  * must pick the same ones, copy the same metadata, and record file type 7. */
@@ -70,10 +31,10 @@ START_TEST(test_q8_0_matches_reference_selection) {
     char *ref_path = tu_shared_path("models/tiny-llama-q8_0-ref.gguf");
     char *out_path = tmp_path("q8.gguf");
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "quantize -t 2 '%s' '%s' q8_0", model, out_path);
+    int rc = tu_run_quantf(NULL, &err, "quantize -t 2 '%s' '%s' q8_0", model, out_path);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-    lq_gguf *ours = open_or_fail(out_path), *ref = open_or_fail(ref_path),
-            *orig = open_or_fail(model);
+    lq_gguf *ours = tu_open_model(out_path), *ref = tu_open_model(ref_path),
+            *orig = tu_open_model(model);
     ck_assert_int_eq(lq_gguf_tensor_count(ours), lq_gguf_tensor_count(ref));
     for (int64_t i = 0; i < lq_gguf_tensor_count(ref); i++) {
         const lq_gguf_tensor *r = lq_gguf_tensor_at(ref, i);
@@ -112,7 +73,7 @@ START_TEST(test_q8_0_matches_reference_selection) {
     /* every key of the input is present in the output */
     for (int64_t i = 0; i < lq_gguf_kv_count(orig); i++)
         ck_assert_ptr_nonnull(lq_gguf_find(ours, lq_gguf_kv_at(orig, i)->key));
-    ck_assert_int_eq(count_dir_entries(tmpdir), 1); /* no temporary left */
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 1); /* no temporary left */
     lq_gguf_close(ours);
     lq_gguf_close(ref);
     lq_gguf_close(orig);
@@ -126,12 +87,12 @@ START_TEST(test_convert_and_decode_back_to_f32) {
     char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
     char *f16 = tmp_path("f16.gguf"), *f32 = tmp_path("f32.gguf");
     char *err = NULL;
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize '%s' '%s' f16", model, f16), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize '%s' '%s' f16", model, f16), 0);
     free(err);
     /* without --allow-requantize an f16 input is fine: it is not quantized */
-    int rc = run_quant_fmt(NULL, &err, "quantize --pure --allow-requantize '%s' '%s' F32", f16, f32);
+    int rc = tu_run_quantf(NULL, &err, "quantize --pure --allow-requantize '%s' '%s' F32", f16, f32);
     ck_assert_msg(rc == 0, "%s", err);
-    lq_gguf *a = open_or_fail(f16), *b = open_or_fail(f32);
+    lq_gguf *a = tu_open_model(f16), *b = tu_open_model(f32);
     int64_t ftype;
     ck_assert_int_eq(lq_gguf_get_i64(b, "general.file_type", &ftype), LQ_OK);
     ck_assert_int_eq(ftype, 0);
@@ -158,10 +119,10 @@ START_TEST(test_dry_run_matches_output) {
     char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
     char *out = tmp_path("bf.gguf");
     char *dry = NULL, *real = NULL;
-    ck_assert_int_eq(run_quant_fmt(&dry, NULL, "quantize --dry-run '%s' '%s' bf16", model, out), 0);
+    ck_assert_int_eq(tu_run_quantf(&dry, NULL, "quantize --dry-run '%s' '%s' bf16", model, out), 0);
     ck_assert_int_eq(access(out, F_OK), -1);
-    ck_assert_int_eq(count_dir_entries(tmpdir), 0);
-    ck_assert_int_eq(run_quant_fmt(&real, NULL, "quantize '%s' '%s' bf16", model, out), 0);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tu_run_quantf(&real, NULL, "quantize '%s' '%s' bf16", model, out), 0);
     /* the per-tensor lines are identical; only the closing "wrote" line differs */
     char *wrote = strstr(real, "wrote ");
     ck_assert_ptr_nonnull(wrote);
@@ -177,14 +138,14 @@ START_TEST(test_usage_errors_exit_2) {
     char *err = NULL;
     ck_assert_int_eq(tu_run_quant("quantize", NULL, NULL), 2);
     ck_assert_int_eq(tu_run_quant("quantize --no-such-option a b q8_0", NULL, NULL), 2);
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize '%s' '%s' q9_9", model, out), 2);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize '%s' '%s' q9_9", model, out), 2);
     ck_assert_ptr_nonnull(strstr(err, "unknown type"));
     ck_assert_ptr_nonnull(strstr(err, "q8_0")); /* lists valid names */
     free(err);
-    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize -t 0 '%s' '%s' f16", model, out), 2);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize -t 0 '%s' '%s' f16", model, out), 2);
     ck_assert_int_eq(tu_run_quant("no-such-command", NULL, NULL), 2);
     ck_assert_int_eq(tu_run_quant("quantize --help", NULL, NULL), 0);
-    ck_assert_int_eq(count_dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 0);
     free(model), free(out);
 }
 END_TEST
@@ -193,7 +154,7 @@ START_TEST(test_missing_or_corrupt_input_exit_1) {
     char *out = tmp_path("o.gguf");
     char *bad = tmp_path("bad.gguf");
     char *err = NULL;
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize '%s/none.gguf' '%s' f16", tmpdir, out), 1);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize '%s/none.gguf' '%s' f16", tmpdir, out), 1);
     ck_assert_ptr_nonnull(strstr(err, "none.gguf"));
     free(err);
     /* the first 1000 bytes of a real model: truncated */
@@ -201,10 +162,10 @@ START_TEST(test_missing_or_corrupt_input_exit_1) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "head -c 1000 '%s' > '%s'", model, bad);
     ck_assert_int_eq(tu_run(cmd, NULL, NULL), 0);
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize '%s' '%s' f16", bad, out), 1);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize '%s' '%s' f16", bad, out), 1);
     ck_assert_ptr_nonnull(strstr(err, "bad.gguf"));
     ck_assert_int_eq(access(out, F_OK), -1);
-    ck_assert_int_eq(count_dir_entries(tmpdir), 1); /* just bad.gguf */
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 1); /* just bad.gguf */
     free(err), free(out), free(bad), free(model);
 }
 END_TEST
@@ -247,13 +208,13 @@ START_TEST(test_nan_is_an_error_naming_tensor_and_row) {
         if (!(info->flags & LQ_CAP_QUANTIZED) || !(lq_type_caps(info->type) & LQ_CAP_ENCODE) ||
             info->interleave > 1)
             continue;
-        rc = run_quant_fmt(NULL, &err, "quantize '%s' '%s' %s", in, out, info->name);
+        rc = tu_run_quantf(NULL, &err, "quantize '%s' '%s' %s", in, out, info->name);
     }
     ck_assert_msg(rc == 1, "exit %d", rc);
     ck_assert_ptr_nonnull(strstr(err, "blk.0.ffn_down.weight"));
     ck_assert_ptr_nonnull(strstr(err, "row 3"));
     ck_assert_int_eq(access(out, F_OK), -1);
-    ck_assert_int_eq(count_dir_entries(tmpdir), 1);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 1);
     free(in), free(out), free(err);
 }
 END_TEST
@@ -267,9 +228,9 @@ START_TEST(test_block_size_fallback) {
     char *in = tmp_path("w320.gguf"), *out = tmp_path("out.gguf");
     write_small_model(in, 320, false, LQ_TYPE_F32);
     char *stdout_text = NULL;
-    ck_assert_int_eq(run_quant_fmt(&stdout_text, NULL, "quantize --pure '%s' '%s' q4_K", in, out), 0);
+    ck_assert_int_eq(tu_run_quantf(&stdout_text, NULL, "quantize --pure '%s' '%s' q4_K", in, out), 0);
     ck_assert_ptr_nonnull(strstr(stdout_text, "using q5_0"));
-    lq_gguf *g = open_or_fail(out);
+    lq_gguf *g = tu_open_model(out);
     ck_assert_int_eq(lq_gguf_find_tensor(g, "blk.0.ffn_down.weight")->type, LQ_TYPE_Q5_0);
     ck_assert_int_eq(lq_gguf_find_tensor(g, "blk.0.attn_norm.weight")->type, LQ_TYPE_F32);
     lq_gguf_close(g);
@@ -283,13 +244,13 @@ START_TEST(test_requantize_needs_the_flag) {
     char *in = tmp_path("q8.gguf"), *out = tmp_path("out.gguf");
     write_small_model(in, 512, false, LQ_TYPE_Q8_0);
     char *err = NULL;
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize '%s' '%s' q4_0", in, out), 1);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize '%s' '%s' q4_0", in, out), 1);
     ck_assert_ptr_nonnull(strstr(err, "--allow-requantize"));
     ck_assert_int_eq(access(out, F_OK), -1);
     free(err);
-    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize --allow-requantize '%s' '%s' f32", in,
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize --allow-requantize '%s' '%s' f32", in,
                                    out), 0);
-    lq_gguf *g = open_or_fail(out);
+    lq_gguf *g = tu_open_model(out);
     ck_assert_int_eq(lq_gguf_find_tensor(g, "blk.0.ffn_down.weight")->type, LQ_TYPE_F32);
     lq_gguf_close(g);
     free(in), free(out);
@@ -302,11 +263,11 @@ START_TEST(test_repack_in_one_pass) {
     char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
     char *plain = tmp_path("plain.gguf"), *two = tmp_path("two.gguf"), *one = tmp_path("one.gguf");
     char *err = NULL;
-    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize --pure -t 2 '%s' '%s' q4_0", model, plain), 0);
-    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "repack '%s' '%s'", plain, two), 0);
-    int rc = run_quant_fmt(NULL, &err, "quantize --pure --repack -t 2 '%s' '%s' q4_0", model, one);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize --pure -t 2 '%s' '%s' q4_0", model, plain), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "repack '%s' '%s'", plain, two), 0);
+    int rc = tu_run_quantf(NULL, &err, "quantize --pure --repack -t 2 '%s' '%s' q4_0", model, one);
     ck_assert_msg(rc == 0, "%s", err);
-    lq_gguf *a = open_or_fail(two), *b = open_or_fail(one);
+    lq_gguf *a = tu_open_model(two), *b = tu_open_model(one);
     int interleaved = 0;
     ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
     for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
@@ -329,9 +290,9 @@ START_TEST(test_repack_in_one_pass) {
     lq_gguf_close(b);
     free(err);
     /* only attn_q tensors */
-    ck_assert_int_eq(run_quant_fmt(NULL, NULL, "quantize --pure --repack-pattern 'attn_q\\.' "
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize --pure --repack-pattern 'attn_q\\.' "
                                    "'%s' '%s' q8_0", model, one), 0);
-    b = open_or_fail(one);
+    b = tu_open_model(one);
     for (int64_t i = 0; i < lq_gguf_tensor_count(b); i++) {
         const lq_gguf_tensor *t = lq_gguf_tensor_at(b, i);
         if (strstr(t->name, "attn_q."))
@@ -340,7 +301,7 @@ START_TEST(test_repack_in_one_pass) {
             ck_assert_int_ne(t->type, LQ_TYPE_Q8_0_R8);
     }
     lq_gguf_close(b);
-    ck_assert_int_eq(run_quant_fmt(NULL, &err, "quantize --repack-pattern 'a(' '%s' '%s' q8_0",
+    ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize --repack-pattern 'a(' '%s' '%s' q8_0",
                                    model, two), 2);
     ck_assert_ptr_nonnull(strstr(err, "column"));
     free(model), free(plain), free(two), free(one), free(err);

@@ -6,7 +6,6 @@
  */
 #include <check.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,31 +28,7 @@ static void teardown(void) {
     free(model);
 }
 
-static char *tmp_path(const char *name) {
-    size_t n = strlen(tmpdir) + strlen(name) + 2;
-    char *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static int quant(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int quant(char **out, char **err, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_quant(args, out, err);
-}
-
-static lq_gguf *open_model(const char *path) {
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    ck_assert_msg(lq_gguf_open_model(path, &g, &err) == LQ_OK, "%s", err.message);
-    return g;
-}
+static char *tmp_path(const char *name) { return tu_join_path(tmpdir, name); }
 
 static int type_of(const lq_gguf *g, const char *name) {
     const lq_gguf_tensor *t = lq_gguf_find_tensor(g, name);
@@ -101,7 +76,8 @@ static void check_preset(const char *opts, const char *preset, const expectation
                          int n) {
     char *table = NULL, *err = NULL, buf[32];
     char *out = tmp_path("x.gguf");
-    int rc = quant(&table, &err, "quantize --dry-run %s '%s' '%s' %s", opts, model, out, preset);
+    int rc =
+        tu_run_quantf(&table, &err, "quantize --dry-run %s '%s' '%s' %s", opts, model, out, preset);
     ck_assert_msg(rc == 0, "%s: %s", preset, err);
     for (int i = 0; i < n; i++)
         ck_assert_msg(strcmp(dry_run_type(table, expected[i].tensor, buf), expected[i].type) == 0,
@@ -172,10 +148,12 @@ START_TEST(test_pure_type_vs_preset) {
     /* IQ2_S the preset is built on iq2_xs; iq2_s the type is iq2_s */
     char *table = NULL, buf[32];
     char *out = tmp_path("x.gguf");
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run --pure '%s' '%s' iq2_s", model, out), 0);
+    ck_assert_int_eq(
+        tu_run_quantf(&table, NULL, "quantize --dry-run --pure '%s' '%s' iq2_s", model, out), 0);
     ck_assert_str_eq(dry_run_type(table, "blk.0.ffn_up.weight", buf), "iq2_s");
     free(table);
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run --pure '%s' '%s' IQ3_XS", model, out), 0);
+    ck_assert_int_eq(
+        tu_run_quantf(&table, NULL, "quantize --dry-run --pure '%s' '%s' IQ3_XS", model, out), 0);
     ck_assert_str_eq(dry_run_type(table, "blk.0.ffn_up.weight", buf), "iq3_s");
     free(table), free(out);
 }
@@ -204,14 +182,16 @@ START_TEST(test_custom_q_and_mix_file_give_identical_output) {
                "output=q8_0\n");
     fclose(f);
     char *err = NULL;
-    int rc = quant(NULL, &err, "quantize -t 2 --custom-q 'attn_v=q8_0,blk\\.0\\.ffn_.*=iq4_nl' "
-                   "--custom-q output=q8_0 '%s' '%s' q4_0", model, a);
+    int rc = tu_run_quantf(NULL, &err,
+                           "quantize -t 2 --custom-q 'attn_v=q8_0,blk\\.0\\.ffn_.*=iq4_nl' "
+                           "--custom-q output=q8_0 '%s' '%s' q4_0",
+                           model, a);
     ck_assert_msg(rc == 0, "%s", err);
     free(err);
-    rc = quant(NULL, &err, "quantize -t 2 --mix '%s' '%s' '%s' q4_0", mix, model, b);
+    rc = tu_run_quantf(NULL, &err, "quantize -t 2 --mix '%s' '%s' '%s' q4_0", mix, model, b);
     ck_assert_msg(rc == 0, "%s", err);
     ck_assert(file_equal(a, b));
-    lq_gguf *g = open_model(a);
+    lq_gguf *g = tu_open_model(a);
     ck_assert_int_eq(type_of(g, "blk.3.attn_v.weight"), LQ_TYPE_Q8_0);
     ck_assert_int_eq(type_of(g, "blk.0.ffn_gate.weight"), LQ_TYPE_IQ4_NL);
     ck_assert_int_eq(type_of(g, "blk.1.ffn_gate.weight"), LQ_TYPE_Q4_0);
@@ -224,8 +204,10 @@ END_TEST
 START_TEST(test_first_match_wins) {
     char *table = NULL, *out = tmp_path("x.gguf"), buf[32];
     /* the first rule decides; a later --custom-q adds rules after the earlier ones */
-    int rc = quant(&table, NULL, "quantize --dry-run --custom-q 'blk\\.0\\.attn=q8_0,attn=q5_0' "
-                   "--custom-q 'blk\\.1\\.attn=f16,ffn=iq4_nl' '%s' '%s' q4_0", model, out);
+    int rc = tu_run_quantf(&table, NULL,
+                           "quantize --dry-run --custom-q 'blk\\.0\\.attn=q8_0,attn=q5_0' "
+                           "--custom-q 'blk\\.1\\.attn=f16,ffn=iq4_nl' '%s' '%s' q4_0",
+                           model, out);
     ck_assert_int_eq(rc, 0);
     ck_assert_str_eq(dry_run_type(table, "blk.0.attn_v.weight", buf), "q8_0");
     ck_assert_str_eq(dry_run_type(table, "blk.0.attn_q.weight", buf), "q8_0");
@@ -233,8 +215,10 @@ START_TEST(test_first_match_wins) {
     ck_assert_str_eq(dry_run_type(table, "blk.4.ffn_up.weight", buf), "iq4_nl");
     /* unanchored search: "down" matches inside the name */
     free(table);
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run --custom-q down=q8_0 '%s' '%s' q4_0",
-                           model, out), 0);
+    ck_assert_int_eq(tu_run_quantf(&table, NULL,
+                                   "quantize --dry-run --custom-q down=q8_0 '%s' '%s' q4_0", model,
+                                   out),
+                     0);
     ck_assert_str_eq(dry_run_type(table, "blk.5.ffn_down.weight", buf), "q8_0");
     free(table), free(out);
 }
@@ -261,8 +245,10 @@ static void write_six_row_model(const char *path) {
 START_TEST(test_validation_errors) {
     char *out = tmp_path("x.gguf"), *err = NULL, *text = NULL;
     /* invalid regex: PCRE2's message and the column */
-    ck_assert_int_eq(quant(NULL, &err, "quantize --custom-q 'blk\\.[0-9+=q8_0' '%s' '%s' q4_0",
-                           model, out), 2);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err,
+                                   "quantize --custom-q 'blk\\.[0-9+=q8_0' '%s' '%s' q4_0", model,
+                                   out),
+                     2);
     ck_assert_ptr_nonnull(strstr(err, "column 11"));
     ck_assert_ptr_nonnull(strstr(err, "missing terminating ]"));
     free(err);
@@ -271,35 +257,45 @@ START_TEST(test_validation_errors) {
     FILE *f = fopen(mix, "w");
     fprintf(f, "# ok\nattn=q8_0\n(unclosed=q4_0\n");
     fclose(f);
-    ck_assert_int_eq(quant(NULL, &err, "quantize --mix '%s' '%s' '%s' q4_0", mix, model, out), 2);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, &err, "quantize --mix '%s' '%s' '%s' q4_0", mix, model, out), 2);
     ck_assert_ptr_nonnull(strstr(err, "bad.mix:3"));
     free(err);
     /* unknown type in a rule: lists the valid names */
-    ck_assert_int_eq(quant(NULL, &err, "quantize --custom-q attn=q9_9 '%s' '%s' q4_0", model, out), 2);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, &err, "quantize --custom-q attn=q9_9 '%s' '%s' q4_0", model, out), 2);
     ck_assert_ptr_nonnull(strstr(err, "q9_9"));
     ck_assert_ptr_nonnull(strstr(err, "iq4_nl"));
     free(err);
     /* not REGEX=TYPE */
-    ck_assert_int_eq(quant(NULL, &err, "quantize --custom-q attn '%s' '%s' q4_0", model, out), 2);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, &err, "quantize --custom-q attn '%s' '%s' q4_0", model, out), 2);
     free(err);
     /* include and exclude together */
-    ck_assert_int_eq(quant(NULL, &err, "quantize --imatrix x --include-weights a "
-                           "--exclude-weights b '%s' '%s' q4_0", model, out), 2);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err,
+                                   "quantize --imatrix x --include-weights a "
+                                   "--exclude-weights b '%s' '%s' q4_0",
+                                   model, out),
+                     2);
     ck_assert_ptr_nonnull(strstr(err, "cannot be combined"));
     free(err);
     /* a rule that matches nothing: a warning, the work goes on */
-    ck_assert_int_eq(quant(NULL, &err, "quantize --dry-run --custom-q 'no_such_tensor=q8_0' "
-                           "'%s' '%s' q4_0", model, out), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, &err,
+                                   "quantize --dry-run --custom-q 'no_such_tensor=q8_0' "
+                                   "'%s' '%s' q4_0",
+                                   model, out),
+                     0);
     ck_assert_ptr_nonnull(strstr(err, "warning"));
     ck_assert_ptr_nonnull(strstr(err, "no_such_tensor"));
     free(err);
     /* an interleaved type on 6 rows: falls back to its base type, with a line */
     char *six = tmp_path("six.gguf");
     write_six_row_model(six);
-    ck_assert_int_eq(quant(&text, NULL, "quantize --custom-q ffn_down=q4_0_r8 '%s' '%s' q8_0",
-                           six, out), 0);
+    ck_assert_int_eq(
+        tu_run_quantf(&text, NULL, "quantize --custom-q ffn_down=q4_0_r8 '%s' '%s' q8_0", six, out),
+        0);
     ck_assert_ptr_nonnull(strstr(text, "q4_0_r8 does not fit, using q4_0"));
-    lq_gguf *g = open_model(out);
+    lq_gguf *g = tu_open_model(out);
     ck_assert_int_eq(type_of(g, "blk.0.ffn_down.weight"), LQ_TYPE_Q4_0);
     lq_gguf_close(g);
     free(text), free(out), free(mix), free(six);
@@ -311,7 +307,7 @@ END_TEST
 /* An imatrix for every 2-D weight of the tiny model: weights that vary
  * strongly across columns, so that they change the choices of the codec. */
 static lq_imatrix *make_imatrix(void) {
-    lq_gguf *g = open_model(model);
+    lq_gguf *g = tu_open_model(model);
     lq_imatrix *m = lq_imatrix_new();
     tu_rng rng = {3};
     for (int64_t i = 0; i < lq_gguf_tensor_count(g); i++) {
@@ -340,15 +336,16 @@ START_TEST(test_imatrix_both_formats_change_output) {
     ck_assert_msg(lq_imatrix_write(m, gguf, LQ_IMATRIX_GGUF, &e) == LQ_OK, "%s", e.message);
     char *plain = tmp_path("plain.gguf"), *with_dat = tmp_path("dat.gguf"),
          *with_gguf = tmp_path("gg.gguf"), *err = NULL;
-    ck_assert_int_eq(quant(NULL, NULL, "quantize --pure -t 2 '%s' '%s' iq4_nl", model, plain), 0);
-    int rc = quant(NULL, &err, "quantize --pure -t 2 --imatrix '%s' '%s' '%s' iq4_nl", dat,
-                   model, with_dat);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, NULL, "quantize --pure -t 2 '%s' '%s' iq4_nl", model, plain), 0);
+    int rc = tu_run_quantf(NULL, &err, "quantize --pure -t 2 --imatrix '%s' '%s' '%s' iq4_nl", dat,
+                           model, with_dat);
     ck_assert_msg(rc == 0, "%s", err);
     free(err);
-    rc = quant(NULL, &err, "quantize --pure -t 2 --imatrix '%s' '%s' '%s' iq4_nl", gguf, model,
-               with_gguf);
+    rc = tu_run_quantf(NULL, &err, "quantize --pure -t 2 --imatrix '%s' '%s' '%s' iq4_nl", gguf,
+                       model, with_gguf);
     ck_assert_msg(rc == 0, "%s", err);
-    lq_gguf *a = open_model(plain), *b = open_model(with_dat), *c = open_model(with_gguf);
+    lq_gguf *a = tu_open_model(plain), *b = tu_open_model(with_dat), *c = tu_open_model(with_gguf);
     /* the weights change the codec's choices; both formats carry the same means */
     ck_assert(!tensor_bytes_equal(a, b, "blk.0.ffn_down.weight"));
     ck_assert(tensor_bytes_equal(b, c, "blk.0.ffn_down.weight"));
@@ -379,13 +376,19 @@ START_TEST(test_include_exclude_weights) {
     ck_assert_int_eq(lq_imatrix_write(m, dat, LQ_IMATRIX_LEGACY, &e), LQ_OK);
     char *table = NULL;
     /* a plain name works; only the matching tensors use the imatrix */
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run --imatrix '%s' --include-weights "
-                           "blk.0.ffn_down.weight '%s' '%s' iq4_nl", dat, model, out), 0);
+    ck_assert_int_eq(tu_run_quantf(&table, NULL,
+                                   "quantize --dry-run --imatrix '%s' --include-weights "
+                                   "blk.0.ffn_down.weight '%s' '%s' iq4_nl",
+                                   dat, model, out),
+                     0);
     ck_assert_ptr_nonnull(strstr(table, "1 entries used"));
     ck_assert_ptr_nonnull(strstr(table, "blk.0.ffn_down.weight"));
     free(table);
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run --imatrix '%s' --exclude-weights "
-                           "'ffn_(up|gate)' '%s' '%s' iq4_nl", dat, model, out), 0);
+    ck_assert_int_eq(tu_run_quantf(&table, NULL,
+                                   "quantize --dry-run --imatrix '%s' --exclude-weights "
+                                   "'ffn_(up|gate)' '%s' '%s' iq4_nl",
+                                   dat, model, out),
+                     0);
     char expect[64];
     snprintf(expect, sizeof expect, "%lld entries used", (long long)(m->count - 12));
     ck_assert_msg(strstr(table, expect) != NULL, "%s", table);
@@ -407,7 +410,8 @@ START_TEST(test_bad_imatrix_values_are_an_error) {
     float values[2] = {1.0f, NAN};
     fwrite(values, 4, 2, f);
     fclose(f);
-    ck_assert_int_eq(quant(NULL, &err, "quantize --imatrix '%s' '%s' '%s' iq4_nl", dat, model, out), 1);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, &err, "quantize --imatrix '%s' '%s' '%s' iq4_nl", dat, model, out), 1);
     ck_assert_ptr_nonnull(strstr(err, "nan.dat"));
     ck_assert_ptr_nonnull(strstr(err, "blk.0.ffn_down.weight"));
     ck_assert_int_eq(access(out, F_OK), -1);
@@ -492,7 +496,8 @@ START_TEST(test_stacked_experts_use_their_own_slice) {
     ck_assert_int_eq(lq_imatrix_write(m, dat, LQ_IMATRIX_GGUF, &e), LQ_OK);
     lq_imatrix_entry_weights(&m->entries[0], weights);
     char *err = NULL;
-    int rc = quant(NULL, &err, "quantize --pure --imatrix '%s' '%s' '%s' iq4_nl", dat, in, out);
+    int rc =
+        tu_run_quantf(NULL, &err, "quantize --pure --imatrix '%s' '%s' '%s' iq4_nl", dat, in, out);
     ck_assert_msg(rc == 0, "%s", err);
     int64_t size = lq_tensor_size(LQ_TYPE_IQ4_NL, ROWS * EXPERTS, COLS);
     unsigned char *expected = malloc((size_t)size);
@@ -501,7 +506,7 @@ START_TEST(test_stacked_experts_use_their_own_slice) {
         ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_IQ4_NL, x + x_ * ROWS * COLS, ROWS, COLS,
                                           weights + x_ * COLS, expected + x_ * half,
                                           (size_t)half), half);
-    lq_gguf *g = open_model(out);
+    lq_gguf *g = tu_open_model(out);
     const lq_gguf_tensor *t = lq_gguf_find_tensor(g, "blk.0.ffn_down_exps.weight");
     ck_assert_int_eq(t->type, LQ_TYPE_IQ4_NL);
     ck_assert(memcmp(t->data, expected, (size_t)size) == 0);
@@ -517,10 +522,11 @@ END_TEST
 START_TEST(test_dry_run_table_matches_output) {
     char *out = tmp_path("x.gguf"), *table = NULL, buf[32];
     const char *opts = "--custom-q 'attn_v=q8_0,blk\\.[02]\\.ffn_down=iq4_nl'";
-    ck_assert_int_eq(quant(&table, NULL, "quantize --dry-run %s '%s' '%s' Q4_0", opts, model, out), 0);
+    ck_assert_int_eq(
+        tu_run_quantf(&table, NULL, "quantize --dry-run %s '%s' '%s' Q4_0", opts, model, out), 0);
     ck_assert_int_eq(access(out, F_OK), -1);
-    ck_assert_int_eq(quant(NULL, NULL, "quantize %s '%s' '%s' Q4_0", opts, model, out), 0);
-    lq_gguf *g = open_model(out);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize %s '%s' '%s' Q4_0", opts, model, out), 0);
+    lq_gguf *g = tu_open_model(out);
     uint64_t total = 0;
     for (int64_t i = 0; i < lq_gguf_tensor_count(g); i++) {
         const lq_gguf_tensor *t = lq_gguf_tensor_at(g, i);
@@ -550,7 +556,7 @@ START_TEST(test_dry_run_table_matches_output) {
 END_TEST
 
 static void assert_same_model(const char *a_path, const char *b_path) {
-    lq_gguf *a = open_model(a_path), *b = open_model(b_path);
+    lq_gguf *a = tu_open_model(a_path), *b = tu_open_model(b_path);
     ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
     for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
         const char *name = lq_gguf_tensor_at(a, i)->name;
@@ -562,26 +568,28 @@ static void assert_same_model(const char *a_path, const char *b_path) {
 
 START_TEST(test_split_output_round_trips) {
     char *whole = tmp_path("whole.gguf"), *split = tmp_path("split.gguf"), *err = NULL;
-    ck_assert_int_eq(quant(NULL, NULL, "quantize -t 2 '%s' '%s' q8_0", model, whole), 0);
-    int rc = quant(NULL, &err, "quantize -t 2 --split-max-size 8M '%s' '%s' q8_0", model, split);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "quantize -t 2 '%s' '%s' q8_0", model, whole), 0);
+    int rc =
+        tu_run_quantf(NULL, &err, "quantize -t 2 --split-max-size 8M '%s' '%s' q8_0", model, split);
     ck_assert_msg(rc == 0, "%s", err);
     char *first = tmp_path("split-00001-of-00003.gguf"), *last = tmp_path("split-00003-of-00003.gguf");
     ck_assert_msg(access(first, F_OK) == 0 && access(last, F_OK) == 0, "expected 3 shards");
-    ck_assert_int_eq(quant(NULL, NULL, "info '%s'", first), 0);
-    ck_assert_int_eq(quant(NULL, NULL, "info '%s'", last), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "info '%s'", first), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "info '%s'", last), 0);
     assert_same_model(whole, last);
     free(err);
     /* a split bf16 model (20 tensors a shard), quantized shard for shard */
     char *bsplit = tmp_path("b.gguf"), *kept = tmp_path("kept.gguf");
-    ck_assert_int_eq(quant(NULL, NULL, "quantize --split-max-tensors 20 '%s' '%s' bf16", model,
-                           bsplit), 0);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, NULL, "quantize --split-max-tensors 20 '%s' '%s' bf16", model, bsplit),
+        0);
     char *bfirst = tmp_path("b-00001-of-00003.gguf");
-    rc = quant(NULL, &err, "quantize -t 2 --keep-split '%s' '%s' q8_0", bfirst, kept);
+    rc = tu_run_quantf(NULL, &err, "quantize -t 2 --keep-split '%s' '%s' q8_0", bfirst, kept);
     ck_assert_msg(rc == 0, "%s", err);
     char *kfirst = tmp_path("kept-00001-of-00003.gguf"), *kthird = tmp_path("kept-00003-of-00003.gguf");
-    ck_assert_int_eq(quant(NULL, NULL, "info '%s'", kthird), 0);
+    ck_assert_int_eq(tu_run_quantf(NULL, NULL, "info '%s'", kthird), 0);
     assert_same_model(whole, kfirst);
-    lq_gguf *in = open_model(bfirst), *o = open_model(kfirst);
+    lq_gguf *in = tu_open_model(bfirst), *o = tu_open_model(kfirst);
     ck_assert_int_eq(lq_gguf_shard_count(o), 3);
     for (int64_t i = 0; i < lq_gguf_tensor_count(in); i++)
         ck_assert_int_eq(lq_gguf_tensor_at(o, i)->shard, lq_gguf_tensor_at(in, i)->shard);
@@ -593,11 +601,13 @@ END_TEST
 
 START_TEST(test_override_kv) {
     char *out = tmp_path("x.gguf"), *err = NULL;
-    int rc = quant(NULL, &err, "quantize --override-kv general.name=str:renamed "
-                   "--override-kv test.int=int:-5 --override-kv test.float=float:0.25 "
-                   "--override-kv test.bool=bool:true '%s' '%s' bf16", model, out);
+    int rc = tu_run_quantf(NULL, &err,
+                           "quantize --override-kv general.name=str:renamed "
+                           "--override-kv test.int=int:-5 --override-kv test.float=float:0.25 "
+                           "--override-kv test.bool=bool:true '%s' '%s' bf16",
+                           model, out);
     ck_assert_msg(rc == 0, "%s", err);
-    lq_gguf *g = open_model(out);
+    lq_gguf *g = tu_open_model(out);
     const char *s;
     ck_assert_int_eq(lq_gguf_get_str(g, "general.name", &s), LQ_OK);
     ck_assert_str_eq(s, "renamed");
@@ -609,8 +619,8 @@ START_TEST(test_override_kv) {
     ck_assert_int_eq(lq_gguf_find(g, "test.bool")->v.u64, 1);
     lq_gguf_close(g);
     free(err);
-    ck_assert_int_eq(quant(NULL, NULL, "quantize --override-kv k=blob:1 '%s' '%s' bf16", model,
-                           out), 2);
+    ck_assert_int_eq(
+        tu_run_quantf(NULL, NULL, "quantize --override-kv k=blob:1 '%s' '%s' bf16", model, out), 2);
     free(out);
 }
 END_TEST

@@ -6,8 +6,6 @@
  * dry runs, split models and exit codes.
  */
 #include <check.h>
-#include <dirent.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,75 +25,9 @@ static void teardown(void) {
     free(tmpdir);
 }
 
-static char *path_in(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static char *tmp_path(const char *name) { return path_in(tmpdir, name); }
-
-static int count_dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static lq_gguf *open_or_fail(const char *path) {
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    ck_assert_msg(lq_gguf_open_model(path, &g, &err) == LQ_OK, "%s", err.message);
-    return g;
-}
-
-static int run_quant_fmt(char **out, char **err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int run_quant_fmt(char **out, char **err, const char *fmt, ...) {
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_quant(args, out, err);
-}
+static char *tmp_path(const char *name) { return tu_join_path(tmpdir, name); }
 
 /* ---- comparisons -------------------------------------------------------- */
-
-static bool values_equal(const lq_gguf_value *a, const lq_gguf_value *b) {
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case LQ_GGUF_STRING:
-        return a->v.str.len == b->v.str.len &&
-               memcmp(a->v.str.data, b->v.str.data, a->v.str.len) == 0;
-    case LQ_GGUF_ARRAY:
-        if (a->v.arr.elem_type != b->v.arr.elem_type || a->v.arr.count != b->v.arr.count)
-            return false;
-        for (uint64_t i = 0; i < a->v.arr.count; i++)
-            if (!values_equal(&a->v.arr.items[i], &b->v.arr.items[i]))
-                return false;
-        return true;
-    case LQ_GGUF_F32:
-    case LQ_GGUF_F64:
-        return memcmp(&a->v.f64, &b->v.f64, sizeof a->v.f64) == 0;
-    case LQ_GGUF_I8:
-    case LQ_GGUF_I16:
-    case LQ_GGUF_I32:
-    case LQ_GGUF_I64:
-        return a->v.i64 == b->v.i64;
-    default:
-        return a->v.u64 == b->v.u64;
-    }
-}
 
 /* Same keys in the same order with the same types and values. */
 static void assert_same_metadata(const lq_gguf *a, const lq_gguf *b) {
@@ -103,22 +35,8 @@ static void assert_same_metadata(const lq_gguf *a, const lq_gguf *b) {
     for (int64_t i = 0; i < lq_gguf_kv_count(a); i++) {
         const lq_gguf_kv *ka = lq_gguf_kv_at(a, i), *kb = lq_gguf_kv_at(b, i);
         ck_assert_str_eq(ka->key, kb->key);
-        ck_assert_msg(values_equal(&ka->value, &kb->value), "key %s differs", ka->key);
-    }
-}
-
-/* Same tensors in the same order, with the same types, shapes and bytes. */
-static void assert_same_tensors(const lq_gguf *a, const lq_gguf *b) {
-    ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
-    for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
-        const lq_gguf_tensor *ta = lq_gguf_tensor_at(a, i), *tb = lq_gguf_tensor_at(b, i);
-        ck_assert_str_eq(ta->name, tb->name);
-        ck_assert_msg(ta->type == tb->type, "%s: %s vs %s", ta->name, lq_type_name(ta->type),
-                      lq_type_name(tb->type));
-        ck_assert_int_eq(ta->n_dims, tb->n_dims);
-        ck_assert_mem_eq(ta->ne, tb->ne, sizeof ta->ne);
-        ck_assert_uint_eq(ta->size, tb->size);
-        ck_assert_msg(memcmp(ta->data, tb->data, ta->size) == 0, "%s: bytes differ", ta->name);
+        ck_assert_msg(tu_gguf_values_equal(&ka->value, &kb->value), "key %s differs",
+                      ka->key);
     }
 }
 
@@ -185,22 +103,22 @@ static int64_t file_type_of(const lq_gguf *g) {
 static void round_trip(const char *model, int64_t repacked_file_type) {
     char *packed = tmp_path("packed.gguf"), *unpacked = tmp_path("unpacked.gguf");
     char *err = NULL, *out = NULL;
-    int rc = run_quant_fmt(&out, &err, "repack -t 2 '%s' '%s'", model, packed);
+    int rc = tu_run_quantf(&out, &err, "repack -t 2 '%s' '%s'", model, packed);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     ck_assert_ptr_nonnull(strstr(out, "blk.0.attn_q.weight"));
     free(err), free(out);
-    lq_gguf *in = open_or_fail(model), *p = open_or_fail(packed);
+    lq_gguf *in = tu_open_model(model), *p = tu_open_model(packed);
     ck_assert_int_gt(check_repacked(in, p, true), 0);
     const lq_gguf_tensor *embd = lq_gguf_find_tensor(p, "token_embd.weight");
     ck_assert_int_eq(embd->type, lq_gguf_find_tensor(in, "token_embd.weight")->type);
     ck_assert_int_eq(file_type_of(p), repacked_file_type);
     lq_gguf_close(p);
 
-    rc = run_quant_fmt(NULL, &err, "repack --unpack -t 2 '%s' '%s'", packed, unpacked);
+    rc = tu_run_quantf(NULL, &err, "repack --unpack -t 2 '%s' '%s'", packed, unpacked);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     free(err);
-    lq_gguf *u = open_or_fail(unpacked);
-    assert_same_tensors(in, u);
+    lq_gguf *u = tu_open_model(unpacked);
+    tu_assert_same_tensors(in, u);
     assert_same_metadata(in, u);
     lq_gguf_close(u);
     lq_gguf_close(in);
@@ -237,10 +155,10 @@ START_TEST(test_pattern_limits_the_repack) {
     char *model = tu_shared_path("models/tiny-llama-q8_0-ref.gguf");
     char *packed = tmp_path("packed.gguf");
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "repack --pattern 'ffn_up,attn_q' --pattern '^output\\.' "
+    int rc = tu_run_quantf(NULL, &err, "repack --pattern 'ffn_up,attn_q' --pattern '^output\\.' "
                            "'%s' '%s'", model, packed);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-    lq_gguf *in = open_or_fail(model), *p = open_or_fail(packed);
+    lq_gguf *in = tu_open_model(model), *p = tu_open_model(packed);
     int changed = 0;
     for (int64_t i = 0; i < lq_gguf_tensor_count(in); i++) {
         const lq_gguf_tensor *o = lq_gguf_tensor_at(in, i), *r = lq_gguf_tensor_at(p, i);
@@ -260,15 +178,15 @@ START_TEST(test_invalid_pattern_is_a_usage_error) {
     char *model = tu_shared_path("models/tiny-llama-q8_0-ref.gguf");
     char *packed = tmp_path("packed.gguf");
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "repack --pattern 'ffn_(up' '%s' '%s'", model, packed);
+    int rc = tu_run_quantf(NULL, &err, "repack --pattern 'ffn_(up' '%s' '%s'", model, packed);
     ck_assert_int_eq(rc, 2);
     ck_assert_msg(strstr(err, "ffn_(up") && strstr(err, "parenthesis") && strstr(err, "column"),
                   "%s", err);
     free(err);
-    rc = run_quant_fmt(NULL, &err, "repack --pattern 'attn,' '%s' '%s'", model, packed);
+    rc = tu_run_quantf(NULL, &err, "repack --pattern 'attn,' '%s' '%s'", model, packed);
     ck_assert_int_eq(rc, 2);
     ck_assert_ptr_nonnull(strstr(err, "empty"));
-    ck_assert_int_eq(count_dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 0);
     free(err), free(packed), free(model);
 }
 END_TEST
@@ -293,12 +211,12 @@ START_TEST(test_dry_run_writes_nothing_and_lists_the_same_changes) {
     char *model = tu_shared_path("models/tiny-llama-iq4_k-ref.gguf");
     char *packed = tmp_path("packed.gguf");
     char *dry = NULL, *real = NULL, *err = NULL;
-    int rc = run_quant_fmt(&dry, &err, "repack --dry-run --pattern 'blk\\.[0-2]\\.' '%s' '%s'",
+    int rc = tu_run_quantf(&dry, &err, "repack --dry-run --pattern 'blk\\.[0-2]\\.' '%s' '%s'",
                            model, packed);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     free(err);
-    ck_assert_int_eq(count_dir_entries(tmpdir), 0);
-    rc = run_quant_fmt(&real, &err, "repack --pattern 'blk\\.[0-2]\\.' '%s' '%s'", model, packed);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 0);
+    rc = tu_run_quantf(&real, &err, "repack --pattern 'blk\\.[0-2]\\.' '%s' '%s'", model, packed);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     char *a = change_lines(dry), *b = change_lines(real);
     ck_assert_str_eq(a, b);
@@ -311,12 +229,12 @@ END_TEST
 START_TEST(test_missing_input_exits_1) {
     char *missing = tmp_path("missing.gguf"), *packed = tmp_path("packed.gguf");
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "repack '%s' '%s'", missing, packed);
+    int rc = tu_run_quantf(NULL, &err, "repack '%s' '%s'", missing, packed);
     ck_assert_int_eq(rc, 1);
     ck_assert_ptr_nonnull(strstr(err, "missing.gguf"));
-    ck_assert_int_eq(count_dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tu_count_dir_entries(tmpdir), 0);
     free(err);
-    rc = run_quant_fmt(NULL, &err, "repack '%s'", missing);
+    rc = tu_run_quantf(NULL, &err, "repack '%s'", missing);
     ck_assert_int_eq(rc, 2);
     free(err), free(missing), free(packed);
 }
@@ -409,10 +327,10 @@ START_TEST(test_every_base_type_and_the_row_rules) {
          *unpacked = tmp_path("unpacked.gguf");
     write_model(model, ts, n, 0);
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "repack -t 3 '%s' '%s'", model, packed);
+    int rc = tu_run_quantf(NULL, &err, "repack -t 3 '%s' '%s'", model, packed);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     free(err);
-    lq_gguf *in = open_or_fail(model), *p = open_or_fail(packed);
+    lq_gguf *in = tu_open_model(model), *p = tu_open_model(packed);
     ck_assert_int_eq(check_repacked(in, p, false), kept_first + 1);
     for (int i = kept_first; i < n - 1; i++)
         ck_assert_int_eq(lq_gguf_find_tensor(p, ts[i].name)->type, ts[i].type);
@@ -420,11 +338,11 @@ START_TEST(test_every_base_type_and_the_row_rules) {
                      LQ_TYPE_Q4_0_R8);
     ck_assert_int_eq(file_type_of(p), 207);
     lq_gguf_close(p);
-    rc = run_quant_fmt(NULL, &err, "repack --unpack '%s' '%s'", packed, unpacked);
+    rc = tu_run_quantf(NULL, &err, "repack --unpack '%s' '%s'", packed, unpacked);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     free(err);
-    lq_gguf *u = open_or_fail(unpacked);
-    assert_same_tensors(in, u);
+    lq_gguf *u = tu_open_model(unpacked);
+    tu_assert_same_tensors(in, u);
     assert_same_metadata(in, u);
     lq_gguf_close(u), lq_gguf_close(in);
     free(model), free(packed), free(unpacked);
@@ -442,11 +360,11 @@ START_TEST(test_unpack_keeps_formats_of_their_own) {
     char *model = tmp_path("own.gguf"), *unpacked = tmp_path("unpacked.gguf");
     write_model(model, ts, 4, 0);
     char *out = NULL, *err = NULL;
-    int rc = run_quant_fmt(&out, &err, "repack --unpack '%s' '%s'", model, unpacked);
+    int rc = tu_run_quantf(&out, &err, "repack --unpack '%s' '%s'", model, unpacked);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     ck_assert_ptr_nonnull(strstr(out, "nothing to unpack"));
-    lq_gguf *in = open_or_fail(model), *u = open_or_fail(unpacked);
-    assert_same_tensors(in, u);
+    lq_gguf *in = tu_open_model(model), *u = tu_open_model(unpacked);
+    tu_assert_same_tensors(in, u);
     assert_same_metadata(in, u);
     lq_gguf_close(u), lq_gguf_close(in);
     free(out), free(err), free(model), free(unpacked);
@@ -462,10 +380,10 @@ START_TEST(test_split_model) {
     char *prefix = tmp_path("in.gguf"), *first = tmp_path("in-00001-of-00003.gguf");
     write_model(prefix, ts, 5, 2);
     char *out_prefix = tmp_path("out.gguf"), *merged = tmp_path("merged.gguf"), *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "repack --keep-split '%s' '%s'", first, out_prefix);
+    int rc = tu_run_quantf(NULL, &err, "repack --keep-split '%s' '%s'", first, out_prefix);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
     free(err);
-    lq_gguf *in = open_or_fail(first);
+    lq_gguf *in = tu_open_model(first);
     for (int s = 1; s <= 3; s++) {
         char name[64];
         snprintf(name, sizeof name, "out-%05d-of-00003.gguf", s);
@@ -478,12 +396,12 @@ START_TEST(test_split_model) {
         free(shard);
     }
     char *out_first = tmp_path("out-00001-of-00003.gguf");
-    lq_gguf *p = open_or_fail(out_first);
+    lq_gguf *p = tu_open_model(out_first);
     ck_assert_int_eq(check_repacked(in, p, true), 4);
     lq_gguf_close(p);
-    rc = run_quant_fmt(NULL, &err, "repack '%s' '%s'", first, merged);
+    rc = tu_run_quantf(NULL, &err, "repack '%s' '%s'", first, merged);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-    lq_gguf *m = open_or_fail(merged);
+    lq_gguf *m = tu_open_model(merged);
     ck_assert_int_eq(lq_gguf_shard_count(m), 1);
     ck_assert_ptr_null(lq_gguf_find(m, "split.count"));
     ck_assert_int_eq(check_repacked(in, m, true), 4);
@@ -495,10 +413,10 @@ END_TEST
 /* The q4_K model is made once (quantizing takes a few seconds). */
 static void make_shared_models(void) {
     shared_tmpdir = tu_make_tmpdir();
-    q4_k_model = path_in(shared_tmpdir, "q4_K.gguf");
+    q4_k_model = tu_join_path(shared_tmpdir, "q4_K.gguf");
     char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
     char *err = NULL;
-    int rc = run_quant_fmt(NULL, &err, "quantize --pure -t 2 '%s' '%s' q4_K", model, q4_k_model);
+    int rc = tu_run_quantf(NULL, &err, "quantize --pure -t 2 '%s' '%s' q4_K", model, q4_k_model);
     if (rc != 0) {
         fprintf(stderr, "making the q4_K model failed (exit %d): %s\n", rc, err);
         exit(1);

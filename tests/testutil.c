@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,7 @@ const char *tu_shared_dir(void) {
     return dir;
 }
 
-char *tu_shared_path(const char *rel) {
-    const char *dir = tu_shared_dir();
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = malloc(n);
-    if (!p)
-        fatal("%s", "out of memory");
-    snprintf(p, n, "%s/%s", dir, rel);
-    return p;
-}
+char *tu_shared_path(const char *rel) { return tu_join_path(tu_shared_dir(), rel); }
 
 const char *tu_quant_exe(void) {
     const char *exe = getenv("LQ_QUANT");
@@ -57,6 +50,27 @@ char *tu_make_tmpdir(void) {
     snprintf(p, n, "%s/lqtest.XXXXXX", base);
     ck_assert_msg(mkdtemp(p) != NULL, "mkdtemp: %s", strerror(errno));
     return p;
+}
+
+char *tu_join_path(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p)
+        fatal("%s", "out of memory");
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int tu_count_dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
 }
 
 void tu_rmtree(const char *path) {
@@ -149,6 +163,67 @@ int tu_run_quant(const char *args, char **out, char **err) {
     int rc = tu_run(cmd, out, err);
     free(cmd);
     return rc;
+}
+
+int tu_run_quantf(char **out, char **err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *args = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!args)
+        fatal("cannot format the arguments of quant (%s)", fmt);
+    va_start(ap, fmt);
+    vsnprintf(args, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    int rc = tu_run_quant(args, out, err);
+    free(args);
+    return rc;
+}
+
+lq_gguf *tu_open_model(const char *path) {
+    lq_gguf *g = NULL;
+    lq_gguf_error err;
+    int st = lq_gguf_open_model(path, &g, &err);
+    ck_assert_msg(st == LQ_OK, "%s", err.message);
+    return g;
+}
+
+bool tu_gguf_values_equal(const lq_gguf_value *a, const lq_gguf_value *b) {
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case LQ_GGUF_STRING:
+        return a->v.str.len == b->v.str.len &&
+               memcmp(a->v.str.data, b->v.str.data, a->v.str.len) == 0;
+    case LQ_GGUF_ARRAY:
+        if (a->v.arr.elem_type != b->v.arr.elem_type || a->v.arr.count != b->v.arr.count)
+            return false;
+        for (uint64_t i = 0; i < a->v.arr.count; i++)
+            if (!tu_gguf_values_equal(&a->v.arr.items[i], &b->v.arr.items[i]))
+                return false;
+        return true;
+    case LQ_GGUF_F32:
+    case LQ_GGUF_F64:
+        return memcmp(&a->v.f64, &b->v.f64, sizeof a->v.f64) == 0;
+    default:
+        /* the integers share one 64-bit member of the union */
+        return a->v.u64 == b->v.u64;
+    }
+}
+
+void tu_assert_same_tensors(const lq_gguf *a, const lq_gguf *b) {
+    ck_assert_int_eq(lq_gguf_tensor_count(a), lq_gguf_tensor_count(b));
+    for (int64_t i = 0; i < lq_gguf_tensor_count(a); i++) {
+        const lq_gguf_tensor *ta = lq_gguf_tensor_at(a, i), *tb = lq_gguf_tensor_at(b, i);
+        ck_assert_str_eq(ta->name, tb->name);
+        ck_assert_msg(ta->type == tb->type, "%s: %s vs %s", ta->name, lq_type_name(ta->type),
+                      lq_type_name(tb->type));
+        ck_assert_int_eq(ta->n_dims, tb->n_dims);
+        ck_assert_mem_eq(ta->ne, tb->ne, sizeof ta->ne);
+        ck_assert_uint_eq(ta->size, tb->size);
+        ck_assert_msg(memcmp(ta->data, tb->data, ta->size) == 0, "%s: bytes differ", ta->name);
+    }
 }
 
 static int compare_names(const void *a, const void *b) {

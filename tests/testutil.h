@@ -2,6 +2,7 @@
 #ifndef QUANT_TESTUTIL_H
 #define QUANT_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ const char *tu_quant_exe(void);
  * tu_rmtree(). */
 char *tu_make_tmpdir(void);
 void tu_rmtree(const char *path);
+/* malloc'd "<dir>/<name>" (safe before the Check runner starts). */
+char *tu_join_path(const char *dir, const char *name);
+/* Entries of a directory, "." and ".." aside (inside a test). */
+int tu_count_dir_entries(const char *dir);
 
 /* Run a shell command line; capture stdout and stderr into malloc'd,
  * NUL-terminated strings (either pointer may be NULL to discard).
@@ -26,6 +31,18 @@ void tu_rmtree(const char *path);
 int tu_run(const char *cmdline, char **out, char **err);
 /* Same, with "<quant exe> " prepended to args. */
 int tu_run_quant(const char *args, char **out, char **err);
+/* Same, with the arguments formatted printf-style. */
+int tu_run_quantf(char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Open a model (a single file or any shard of a split one); fails the
+ * running test with the reader's message if it cannot. */
+lq_gguf *tu_open_model(const char *path);
+/* Same type and value; arrays element by element, floats bit for bit. */
+bool tu_gguf_values_equal(const lq_gguf_value *a, const lq_gguf_value *b);
+/* Asserts the same tensors in the same order, with the same types, shapes
+ * and bytes. */
+void tu_assert_same_tensors(const lq_gguf *a, const lq_gguf *b);
 
 /* A list of vector files: sorted basenames of the .gguf files in <shared>/vectors. */
 typedef struct tu_name_list {

@@ -528,14 +528,10 @@ static bool plan_copy(const quantize_options *o, const lq_gguf_tensor *t, tensor
     int target = repacked_type(o, t, t->type);
     if (target == t->type)
         return true;
-    int64_t size = lq_tensor_size(target, lq_gguf_tensor_rows(t), t->ne[0]);
-    if (size < 0) {
-        tool_error(CMD, "tensor '%s': %s", t->name, lq_error_message((int)size));
+    if (!tool_tensor_bytes(CMD, t, target, &p->size))
         return false;
-    }
     p->type = target;
     p->repack_only = true;
-    p->size = (uint64_t)size;
     return true;
 }
 
@@ -552,14 +548,10 @@ static bool plan_tensor(planner *pl, const lq_gguf_tensor *t, tensor_plan *p) {
     type = repacked_type(o, t, type);
     if (!check_convertible(o, t, type))
         return false;
-    int64_t size = lq_tensor_size(type, lq_gguf_tensor_rows(t), t->ne[0]);
-    if (size < 0) {
-        tool_error(CMD, "tensor '%s': %s", t->name, lq_error_message((int)size));
+    if (!tool_tensor_bytes(CMD, t, type, &p->size))
         return false;
-    }
     p->type = type;
     p->convert = true;
-    p->size = (uint64_t)size;
     if (!attach_imatrix(pl, t, p))
         return false;
     if (!p->imatrix && needs_imatrix(type) && strcmp(t->name, "token_embd.weight") != 0 &&
@@ -728,13 +720,9 @@ static bool describe_output(lq_gguf_writer *w, const planner *pl, const lq_gguf 
         st = set_imatrix_keys(w, o, pl->imatrix);
     for (int i = 0; st == LQ_OK && i < o->n_overrides; i++)
         st = lq_gguf_writer_set(w, o->overrides[i].key, &o->overrides[i].value);
-    for (int64_t i = 0; st == LQ_OK && i < count; i++) {
-        const lq_gguf_tensor *t = plans[i].src;
-        int64_t at = lq_gguf_writer_add_tensor(w, t->name, plans[i].type, t->n_dims, t->ne);
-        st = at < 0 ? (int)at : LQ_OK;
-        if (st == LQ_OK && o->keep_split && lq_gguf_shard_count(in) > 1)
-            st = lq_gguf_writer_set_tensor_shard(w, at, t->shard);
-    }
+    bool by_shard = o->keep_split && lq_gguf_shard_count(in) > 1;
+    for (int64_t i = 0; st == LQ_OK && i < count; i++)
+        st = tool_declare_tensor(w, plans[i].src, plans[i].type, by_shard);
     if (st == LQ_OK && (o->split_max_bytes || o->split_max_tensors))
         st = lq_gguf_writer_set_split(w, o->split_max_bytes, o->split_max_tensors);
     if (st != LQ_OK)

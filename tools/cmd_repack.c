@@ -172,14 +172,10 @@ static bool plan_tensor(const repack_options *o, const lq_gguf_tensor *t, tensor
                    o->unpack ? "unpack" : "repack to", lq_type_name(interleaved));
         return false;
     }
-    int64_t size = lq_tensor_size(type, lq_gguf_tensor_rows(t), t->ne[0]);
-    if (size < 0) {
-        tool_error(CMD, "tensor '%s': %s", t->name, lq_error_message((int)size));
+    if (!tool_tensor_bytes(CMD, t, type, &p->size))
         return false;
-    }
     p->type = type;
     p->convert = true;
-    p->size = (uint64_t)size;
     return true;
 }
 
@@ -274,11 +270,8 @@ static bool describe_output(lq_gguf_writer *w, const repack_options *o, const lq
     }
     bool by_shard = o->keep_split && lq_gguf_shard_count(in) > 1;
     for (int64_t i = 0; i < count; i++) {
-        const lq_gguf_tensor *t = plans[i].src;
-        int64_t index = lq_gguf_writer_add_tensor(w, t->name, plans[i].type, t->n_dims, t->ne);
-        if (index < 0 ||
-            (by_shard && lq_gguf_writer_set_tensor_shard(w, index, t->shard) != LQ_OK)) {
-            tool_error(CMD, "cannot describe tensor '%s'", t->name);
+        if (tool_declare_tensor(w, plans[i].src, plans[i].type, by_shard) != LQ_OK) {
+            tool_error(CMD, "cannot describe tensor '%s'", plans[i].src->name);
             return false;
         }
     }

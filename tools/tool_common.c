@@ -155,6 +155,24 @@ const char *tool_format_shape(const lq_gguf_tensor *t, char *buf) {
     return buf;
 }
 
+bool tool_tensor_bytes(const char *command, const lq_gguf_tensor *t, int type,
+                       uint64_t *bytes) {
+    int64_t size = lq_tensor_size(type, lq_gguf_tensor_rows(t), t->ne[0]);
+    if (size < 0) {
+        tool_error(command, "tensor '%s': %s", t->name, lq_error_message((int)size));
+        return false;
+    }
+    *bytes = (uint64_t)size;
+    return true;
+}
+
+int tool_declare_tensor(lq_gguf_writer *w, const lq_gguf_tensor *t, int type, bool by_shard) {
+    int64_t index = lq_gguf_writer_add_tensor(w, t->name, type, t->n_dims, t->ne);
+    if (index < 0)
+        return (int)index;
+    return by_shard ? lq_gguf_writer_set_tensor_shard(w, index, t->shard) : LQ_OK;
+}
+
 double tool_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

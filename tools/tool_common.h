@@ -37,6 +37,15 @@ const char *tool_format_bytes(uint64_t bytes, char *buf);
 /* Shape as "[4096 x 11008]" (n_dims entries). buf must hold 96 bytes. */
 const char *tool_format_shape(const lq_gguf_tensor *t, char *buf);
 
+/* The bytes of tensor t stored as `type` in *bytes, or false after an error
+ * message when its shape does not fit the type. */
+bool tool_tensor_bytes(const char *command, const lq_gguf_tensor *t, int type,
+                       uint64_t *bytes);
+
+/* Declare tensor t in w as `type`; with by_shard in the shard it was read
+ * from (a status code). */
+int tool_declare_tensor(lq_gguf_writer *w, const lq_gguf_tensor *t, int type, bool by_shard);
+
 /* Monotonic seconds. */
 double tool_now(void);
 
