@@ -39,7 +39,7 @@ typedef struct ks_format {
     int code_min, code_max, code_step; /* block scale codes */
     float imatrix_sigma, plain_sigma;  /* weighting, see iqk_ks.c */
     ks_search search;
-    int ntry; /* half-width of the candidate grid (KS_SEARCH_GRID) */
+    int ntry; /* KS_SEARCH_GRID without an imatrix: candidates each side of an end */
     ks_assign assign;
     void (*pack)(const ks_superblock *sb, uint8_t *dst);
     void (*unpack)(const uint8_t *src, ks_superblock *sb);
