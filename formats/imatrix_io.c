@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gguf_internal.h"
@@ -409,6 +410,8 @@ static int write_legacy(const lq_imatrix *m, const char *path, lq_gguf_error *er
         return lq_gguf_fail(err, LQ_ERR_NO_MEMORY, "out of memory");
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0)
+        fchmod(fd, 0644); /* mkstemp makes it private; the GGUF writer's files are 0644 */
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         int st = lq_gguf_fail(err, LQ_ERR_IO, "%s: %s", path, strerror(errno));

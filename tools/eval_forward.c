@@ -1,0 +1,339 @@
+/*
+ * Forward pass of a llama model: see eval_forward.h.
+ *
+ * Activations are kept token after token ([token][feature]), which is both
+ * what lq_matmul takes (n vectors of ncols) and what it returns. Attention
+ * is computed in F32 (the reference's result with an F32 cache), one task
+ * per (head, block of queries), spread over the threads.
+ */
+#include "eval_forward.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+#include "quant_kernels.h"
+#include "tool_common.h"
+
+/* Queries per attention task: small enough to balance the causal triangle
+ * over the threads, large enough to amortize the task overhead. */
+#define QUERY_BLOCK 32
+
+struct eval_context {
+    const eval_model *model;
+    int64_t max_tokens;
+    int nthreads;
+    lq_matmul_ctx *matmul;
+    eval_observe_fn observe;
+    void *observe_user;
+    /* [token][feature] buffers */
+    float *residual, *normed, *q, *k, *v, *attn, *proj, *gate, *up;
+    float *rope_cos, *rope_sin; /* [position][n_rot / 2] */
+    float *embd_group;          /* decoded rows of one interleaved group */
+};
+
+static void *alloc_floats(int64_t n) { return malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)); }
+
+eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthreads) {
+    if (max_tokens < 1 || nthreads < 1 || nthreads > 256)
+        return NULL;
+    eval_context *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    const eval_hparams *hp = &m->hp;
+    const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const int64_t wide = hp->n_embd > q_dim ? hp->n_embd : q_dim;
+    const lq_type_info *embd_info = lq_type_get(m->tok_embd.type);
+    c->model = m;
+    c->max_tokens = max_tokens;
+    c->nthreads = nthreads;
+    c->matmul = lq_matmul_ctx_new(nthreads);
+    c->residual = alloc_floats(max_tokens * hp->n_embd);
+    c->normed = alloc_floats(max_tokens * wide);
+    c->q = alloc_floats(max_tokens * q_dim);
+    c->k = alloc_floats(max_tokens * kv_dim);
+    c->v = alloc_floats(max_tokens * kv_dim);
+    c->attn = alloc_floats(max_tokens * q_dim);
+    c->proj = alloc_floats(max_tokens * hp->n_embd);
+    c->gate = alloc_floats(max_tokens * hp->n_ff);
+    c->up = alloc_floats(max_tokens * hp->n_ff);
+    c->rope_cos = alloc_floats(max_tokens * hp->n_rot / 2);
+    c->rope_sin = alloc_floats(max_tokens * hp->n_rot / 2);
+    c->embd_group = alloc_floats((embd_info ? embd_info->interleave : 1) * hp->n_embd);
+    if (!c->matmul || !c->residual || !c->normed || !c->q || !c->k || !c->v || !c->attn ||
+        !c->proj || !c->gate || !c->up || !c->rope_cos || !c->rope_sin || !c->embd_group) {
+        eval_context_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void eval_context_free(eval_context *c) {
+    if (!c)
+        return;
+    lq_matmul_ctx_free(c->matmul);
+    float *buffers[] = {c->residual, c->normed, c->q,    c->k,        c->v,        c->attn,
+                        c->proj,     c->gate,   c->up,   c->rope_cos, c->rope_sin, c->embd_group};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        free(buffers[i]);
+    free(c);
+}
+
+void eval_context_set_observer(eval_context *c, eval_observe_fn fn, void *user) {
+    c->observe = fn;
+    c->observe_user = user;
+}
+
+/* ---- element-wise steps -------------------------------------------------- */
+
+/* y = x / sqrt(mean(x^2) + eps) * weight, for n rows of width values. */
+static void rms_norm(const float *x, const float *weight, int64_t n, int64_t width, float eps,
+                     float *y) {
+    for (int64_t t = 0; t < n; t++) {
+        const float *row = x + t * width;
+        double sum = 0.0;
+        for (int64_t i = 0; i < width; i++)
+            sum += (double)row[i] * row[i];
+        const float scale = 1.0f / sqrtf((float)(sum / (double)width) + eps);
+        for (int64_t i = 0; i < width; i++)
+            y[t * width + i] = row[i] * scale * weight[i];
+    }
+}
+
+static void add_bias(float *y, const float *bias, int64_t n, int64_t width) {
+    if (!bias)
+        return;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < width; i++)
+            y[t * width + i] += bias[i];
+}
+
+static void add_into(float *y, const float *x, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        y[i] += x[i];
+}
+
+/* gate = silu(gate) * up */
+static void swiglu(float *gate, const float *up, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/* cos/sin of every position and rotated pair: theta = pos * scale *
+ * base^(-2i/n_rot), the power built by repeated multiplication as ggml does. */
+static void rope_tables(eval_context *c, int64_t n) {
+    const eval_hparams *hp = &c->model->hp;
+    const int64_t half = hp->n_rot / 2;
+    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    for (int64_t p = 0; p < n; p++) {
+        float theta = (float)p;
+        for (int64_t i = 0; i < half; i++) {
+            const float angle = hp->rope_freq_scale * theta;
+            c->rope_cos[p * half + i] = cosf(angle);
+            c->rope_sin[p * half + i] = sinf(angle);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* Rotate the first n_rot values of every head, adjacent values paired. */
+static void rope(const eval_context *c, float *x, int64_t n, int64_t heads) {
+    const eval_hparams *hp = &c->model->hp;
+    const int64_t half = hp->n_rot / 2;
+    for (int64_t t = 0; t < n; t++) {
+        const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
+        for (int64_t h = 0; h < heads; h++) {
+            float *v = x + (t * heads + h) * hp->head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                const float x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * cs[i] - x1 * sn[i];
+                v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+    }
+}
+
+/* ---- attention ----------------------------------------------------------- */
+
+typedef struct attention_job {
+    const eval_context *c;
+    int64_t n, first_query;
+    int64_t blocks_per_head;
+    float scale;
+    atomic_bool out_of_memory;
+} attention_job;
+
+/* Eight independent partial sums, so the compiler can keep them in one
+ * vector register. */
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float lanes[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            lanes[k] += a[i + k] * b[i + k];
+    float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+/* One query against keys 0..pos: softmax(q.k * scale) weighted sum of v. */
+static void attend_one(const attention_job *job, int64_t h, int64_t pos, float *scores) {
+    const eval_context *c = job->c;
+    const eval_hparams *hp = &c->model->hp;
+    const int64_t dim = hp->head_dim, q_dim = hp->n_head * dim, kv_dim = hp->n_head_kv * dim;
+    const int64_t kvh = h / (hp->n_head / hp->n_head_kv);
+    const float *q = c->q + pos * q_dim + h * dim;
+    float max = -INFINITY;
+    for (int64_t j = 0; j <= pos; j++) {
+        scores[j] = dot_f32(q, c->k + j * kv_dim + kvh * dim, dim) * job->scale;
+        if (scores[j] > max)
+            max = scores[j];
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j <= pos; j++) {
+        scores[j] = expf(scores[j] - max);
+        sum += scores[j];
+    }
+    const float inv = (float)(1.0 / sum);
+    float *out = c->attn + pos * q_dim + h * dim;
+    memset(out, 0, sizeof(float) * (size_t)dim);
+    for (int64_t j = 0; j <= pos; j++) {
+        const float p = scores[j] * inv;
+        const float *v = c->v + j * kv_dim + kvh * dim;
+        for (int64_t d = 0; d < dim; d++)
+            out[d] += p * v[d];
+    }
+}
+
+static void attention_task(void *ctx, int64_t task) {
+    attention_job *job = ctx;
+    /* the last query blocks are the longest: hand them out first */
+    const int64_t block = job->blocks_per_head - 1 - task % job->blocks_per_head;
+    const int64_t h = task / job->blocks_per_head;
+    const int64_t begin = job->first_query + block * QUERY_BLOCK;
+    const int64_t end = begin + QUERY_BLOCK < job->n ? begin + QUERY_BLOCK : job->n;
+    float *scores = alloc_floats(end);
+    if (!scores) {
+        atomic_store(&job->out_of_memory, true);
+        return;
+    }
+    for (int64_t pos = begin; pos < end; pos++)
+        attend_one(job, h, pos, scores);
+    free(scores);
+}
+
+static int attention(const eval_context *c, int64_t n, int64_t first_query) {
+    const eval_hparams *hp = &c->model->hp;
+    attention_job job = {c, n, first_query, (n - first_query + QUERY_BLOCK - 1) / QUERY_BLOCK,
+                         1.0f / sqrtf((float)hp->head_dim), false};
+    tool_parallel_for(c->nthreads, hp->n_head * job.blocks_per_head, attention_task, &job);
+    return atomic_load(&job.out_of_memory) ? LQ_ERR_NO_MEMORY : LQ_OK;
+}
+
+/* ---- layers -------------------------------------------------------------- */
+
+static int matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y) {
+    if (c->observe)
+        c->observe(c->observe_user, w, x, n);
+    return lq_matmul(c->matmul, w->type, w->data, w->size, w->nrows, w->ncols, x, n, y);
+}
+
+static int embed(eval_context *c, const int32_t *tokens, int64_t n) {
+    const eval_matrix *e = &c->model->tok_embd;
+    const lq_type_info *info = lq_type_get(e->type);
+    const int64_t group = info ? info->interleave : 1;
+    const int64_t group_bytes = lq_tensor_size(e->type, group, e->ncols);
+    if (group_bytes < 0)
+        return (int)group_bytes;
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t g = tokens[t] / group, r = tokens[t] % group;
+        const char *src = (const char *)e->data + g * group_bytes;
+        int st = lq_dequantize_rows(e->type, src, (size_t)group_bytes, group, e->ncols,
+                                    c->embd_group);
+        if (st != LQ_OK)
+            return st;
+        memcpy(c->residual + t * e->ncols, c->embd_group + r * e->ncols,
+               sizeof(float) * (size_t)e->ncols);
+    }
+    return LQ_OK;
+}
+
+static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int64_t row0) {
+    const eval_hparams *hp = &c->model->hp;
+    const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    rms_norm(c->residual, l->attn_norm, n, hp->n_embd, hp->rms_eps, c->normed);
+    int st = matmul(c, &l->wq, c->normed, n, c->q);
+    if (st == LQ_OK)
+        st = matmul(c, &l->wk, c->normed, n, c->k);
+    if (st == LQ_OK)
+        st = matmul(c, &l->wv, c->normed, n, c->v);
+    if (st != LQ_OK)
+        return st;
+    add_bias(c->q, l->bq, n, q_dim);
+    add_bias(c->k, l->bk, n, kv_dim);
+    add_bias(c->v, l->bv, n, kv_dim);
+    rope(c, c->q, n, hp->n_head);
+    rope(c, c->k, n, hp->n_head_kv);
+    st = attention(c, n, row0);
+    if (st != LQ_OK)
+        return st;
+    st = matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj);
+    if (st != LQ_OK)
+        return st;
+    add_bias(c->proj, l->bo, n - row0, hp->n_embd);
+    add_into(c->residual + row0 * hp->n_embd, c->proj, (n - row0) * hp->n_embd);
+    return LQ_OK;
+}
+
+static int ffn_block(eval_context *c, const eval_layer *l, int64_t n, int64_t row0) {
+    const eval_hparams *hp = &c->model->hp;
+    const int64_t rows = n - row0;
+    float *x = c->residual + row0 * hp->n_embd;
+    rms_norm(x, l->ffn_norm, rows, hp->n_embd, hp->rms_eps, c->normed);
+    int st = matmul(c, &l->ffn_gate, c->normed, rows, c->gate);
+    if (st == LQ_OK)
+        st = matmul(c, &l->ffn_up, c->normed, rows, c->up);
+    if (st != LQ_OK)
+        return st;
+    swiglu(c->gate, c->up, rows * hp->n_ff);
+    st = matmul(c, &l->ffn_down, c->gate, rows, c->proj);
+    if (st != LQ_OK)
+        return st;
+    add_into(x, c->proj, rows * hp->n_embd);
+    return LQ_OK;
+}
+
+int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
+                 float *logits) {
+    const eval_model *m = c->model;
+    const eval_hparams *hp = &m->hp;
+    if (n < 1 || n > c->max_tokens || out_first < 0 || out_first >= n)
+        return LQ_ERR_INVALID_ARGUMENT;
+    for (int64_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return LQ_ERR_INVALID_ARGUMENT;
+    int st = embed(c, tokens, n);
+    if (st != LQ_OK)
+        return st;
+    rope_tables(c, n);
+    for (int64_t il = 0; il < hp->n_layer && st == LQ_OK; il++) {
+        /* rows before out_first only feed later positions through the
+         * keys and values: the last layer needs no more of them */
+        const bool last = il == hp->n_layer - 1;
+        const int64_t row0 = last && !c->observe ? out_first : 0;
+        st = attention_block(c, &m->layers[il], n, row0);
+        if (st == LQ_OK)
+            st = ffn_block(c, &m->layers[il], n, row0);
+    }
+    if (st != LQ_OK || !logits)
+        return st;
+    const int64_t rows = n - out_first;
+    rms_norm(c->residual + out_first * hp->n_embd, m->output_norm, rows, hp->n_embd,
+             hp->rms_eps, c->normed);
+    return lq_matmul(c->matmul, m->output.type, m->output.data, m->output.size,
+                     m->output.nrows, m->output.ncols, c->normed, rows, logits);
+}

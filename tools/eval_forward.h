@@ -1,0 +1,38 @@
+/*
+ * The evaluator's forward pass of a llama model, as ik_llama.cpp computes
+ * it: token embedding, per layer RMSNorm, rotary embeddings (normal pairing),
+ * causal grouped-query attention, SwiGLU feed-forward, then the final norm
+ * and the output projection. Weights go through lq_matmul in their stored
+ * type; activations are F32; a whole batch of tokens goes through at once.
+ */
+#ifndef QUANT_TOOLS_EVAL_FORWARD_H
+#define QUANT_TOOLS_EVAL_FORWARD_H
+
+#include <stdint.h>
+
+#include "eval_model.h"
+
+/* Called with the input of every layer matrix (attn_q/k/v/output,
+ * ffn_gate/up/down) before it is multiplied: n vectors of w->ncols floats.
+ * The output projection is not observed. */
+typedef void (*eval_observe_fn)(void *user, const eval_matrix *w, const float *x, int64_t n);
+
+typedef struct eval_context eval_context;
+
+/* Scratch for batches of up to max_tokens tokens; nthreads in [1, 256].
+ * NULL when out of memory or on a bad argument. */
+eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthreads);
+void eval_context_free(eval_context *c);
+/* With an observer every row of every layer is computed (none is skipped
+ * because its logits are not wanted). fn NULL removes it. */
+void eval_context_set_observer(eval_context *c, eval_observe_fn fn, void *user);
+
+/* Run tokens[0..n) at positions 0..n-1 as a fresh sequence. If logits is not
+ * NULL, it receives the logits of positions out_first..n-1, one row of
+ * n_vocab floats each. Returns LQ_OK, LQ_ERR_INVALID_ARGUMENT (n out of
+ * range, a token id outside the vocabulary) or a status of lq_matmul /
+ * lq_dequantize_rows. */
+int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
+                 float *logits);
+
+#endif

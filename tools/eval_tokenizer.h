@@ -1,0 +1,38 @@
+/*
+ * Tokenizer of the evaluator: the SentencePiece-style "llama" vocabulary
+ * stored in a GGUF model (tokenizer.ggml.*), reproducing ik_llama.cpp's ids:
+ * spaces become U+2581, a leading space is added, UTF-8 characters are
+ * merged pairwise by best token score (leftmost pair first on ties), and a
+ * character that is no token falls back to its <0xNN> byte tokens.
+ */
+#ifndef QUANT_TOOLS_EVAL_TOKENIZER_H
+#define QUANT_TOOLS_EVAL_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant_gguf.h"
+
+typedef struct eval_vocab eval_vocab;
+
+/* Load the vocabulary of a model. The model must stay open while the
+ * vocabulary is used (token texts point into it). Errors: LQ_ERR_FORMAT
+ * (missing or inconsistent keys), LQ_ERR_UNSUPPORTED (a tokenizer model
+ * other than "llama"), LQ_ERR_NO_MEMORY; err gets a message naming the file. */
+int eval_vocab_load(const lq_gguf *g, eval_vocab **out, lq_gguf_error *err);
+void eval_vocab_free(eval_vocab *v);
+
+int64_t eval_vocab_size(const eval_vocab *v);
+int32_t eval_vocab_bos(const eval_vocab *v);
+/* Whether the vocabulary asks for a BOS at the start of a text. */
+bool eval_vocab_adds_bos(const eval_vocab *v);
+/* Text of a token (NULL if out of range). */
+const char *eval_vocab_text(const eval_vocab *v, int32_t id);
+
+/* Tokenize len bytes of text (BOS first when add_special and the vocabulary
+ * adds one). *tokens is malloc'd. LQ_OK or LQ_ERR_NO_MEMORY. */
+int eval_tokenize(const eval_vocab *v, const char *text, size_t len, bool add_special,
+                  int32_t **tokens, int64_t *count);
+
+#endif
