@@ -27,12 +27,13 @@ static void quantize_q8_32(const float *x, int64_t ncols, lq_act_q8_32 *out) {
         for (int i = 0; i < LQ_ACT_Q8_32_BLOCK; i++)
             amax = fmaxf(amax, fabsf(x[i]));
         a->d = amax / 127.0f;
-        float id = a->d > 0.0f ? 1.0f / a->d : 0.0f;
         for (int h = 0; h < 2; h++) {
             int sum = 0;
             for (int i = 16 * h; i < 16 * h + 16; i++) {
-                int q = lq_nearest_int(x[i] * id);
-                /* x * (1/d) may pass 127 by an ulp */
+                /* a division, not a multiplication by 1/d: 1/d overflows
+                 * when amax is subnormal */
+                int q = a->d > 0.0f ? lq_nearest_int(x[i] / a->d) : 0;
+                /* x / d may pass 127 by an ulp (d is rounded) */
                 q = q > 127 ? 127 : q < -127 ? -127 : q;
                 a->qs[i] = (int8_t)q;
                 sum += q;
@@ -43,8 +44,10 @@ static void quantize_q8_32(const float *x, int64_t ncols, lq_act_q8_32 *out) {
 }
 
 void lq_act_quantize_row(lq_act_format fmt, const float *x, int64_t ncols,
-                         void *act) {
-    if (fmt == LQ_ACT_Q8_32)
+                         void *act, lq_simd_level level) {
+    if (fmt == LQ_ACT_Q8_32 && level >= LQ_SIMD_AVX2)
+        lq_act_quantize_q8_32_avx2(x, ncols, act);
+    else if (fmt == LQ_ACT_Q8_32)
         quantize_q8_32(x, ncols, act);
     else
         memcpy(act, x, (size_t)ncols * sizeof(float));

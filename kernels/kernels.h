@@ -51,6 +51,40 @@ extern const lq_kernel_family lq_kernels_iqk_ks;  /* dot_iqk_ks.c: iq2_ks .. iq5
 extern const lq_kernel_family lq_kernels_bitnet;  /* dot_bitnet.c: iq1_bn, iq2_bn */
 extern const lq_kernel_family lq_kernels_q8;      /* dot_q8.c: q8_KV */
 
+/* ---- run-time choice of SIMD micro-kernels (dispatch.c) -----------------
+ * The scalar kernels are the specification; a SIMD kernel gives the same
+ * bits (integer block sums are exact; the float scales are applied and the
+ * block results added in the scalar code's order). */
+typedef enum lq_simd_level {
+    LQ_SIMD_SCALAR = 0,
+    LQ_SIMD_AVX2 = 1,   /* avx2 + fma */
+    LQ_SIMD_AVX512 = 2, /* avx512 f, bw, vl, vnni (on top of avx2) */
+} lq_simd_level;
+
+/* The best level of this CPU, lowered by the environment variable
+ * LQ_KERNELS=scalar|avx2; detected once per process (pthread_once). */
+lq_simd_level lq_simd_level_default(void);
+/* The row dot of `type` at `level`: its SIMD version when one exists at that
+ * level or below, else `scalar`. */
+lq_row_dot_fn lq_simd_row_dot(int type, lq_simd_level level, lq_row_dot_fn scalar);
+
+typedef struct lq_simd_kernel {
+    int type;
+    lq_row_dot_fn dot;
+} lq_simd_kernel;
+
+/* per-architecture tables (empty when not compiled for x86) */
+extern const lq_simd_kernel lq_simd_kernels_avx2[];
+extern const size_t lq_simd_kernels_avx2_count;
+extern const lq_simd_kernel lq_simd_kernels_avx512[];
+extern const size_t lq_simd_kernels_avx512_count;
+/* LQ_ACT_Q8_32 quantization with AVX2 (dot_avx2.c); same bits as scalar */
+void lq_act_quantize_q8_32_avx2(const float *x, int64_t ncols, lq_act_q8_32 *out);
+
+/* Internal: a context whose kernels are those of `level` (clamped to the
+ * CPU's), for the SIMD-equals-scalar test. */
+lq_matmul_ctx *lq_matmul_ctx_new_level(int nthreads, lq_simd_level level);
+
 /* The integer core of the 256-weight super-block kernels: the sum over the
  * eight activation blocks k of d_k * sum_{sub-blocks s in k} scale[s] *
  * sum(level * a), for sub-blocks of `sub` weights (16 or 32). */
@@ -67,9 +101,10 @@ const lq_dot_kernel *lq_dot_kernel_find(int type);
 /* Bytes of one activation row of ncols values in a format (ncols a multiple
  * of the format's block). */
 int64_t lq_act_row_bytes(lq_act_format fmt, int64_t ncols);
-/* Quantize ncols floats into one activation row of the format. */
+/* Quantize ncols floats into one activation row of the format, with the
+ * SIMD code of `level` where there is one (same bits). */
 void lq_act_quantize_row(lq_act_format fmt, const float *x, int64_t ncols,
-                         void *act);
+                         void *act, lq_simd_level level);
 
 /* sum of w[i] * x[i], added in chunks of 32 (each chunk summed in a fixed
  * order, chunk sums added to `total` in order), so a row dotted in pieces of

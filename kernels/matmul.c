@@ -57,6 +57,8 @@ typedef struct plan {
     const lq_type_info *info;
     const lq_codec *codec;
     const lq_dot_kernel *kernel; /* applied to every materialized row */
+    lq_row_dot_fn dot;           /* kernel->dot or its SIMD version */
+    lq_simd_level level;
     row_source source;
     int64_t group_bytes;         /* stored bytes of one group */
     int64_t row_bytes;           /* bytes of one materialized row */
@@ -87,10 +89,13 @@ static int choose_kernel(int wtype, plan *p) {
     return LQ_OK;
 }
 
-static int make_plan(int wtype, int64_t ncols, plan *p) {
+static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     int st = choose_kernel(wtype, p);
     if (st != LQ_OK)
         return st;
+    p->level = level;
+    /* the decoded rows' kernel is the f32 one, so it has the f32 SIMD version */
+    p->dot = lq_simd_row_dot(p->kernel->type, level, p->kernel->dot);
     int64_t row = lq_row_size(wtype, ncols);
     if (row < 0)
         return (int)row;
@@ -115,28 +120,28 @@ static int make_plan(int wtype, int64_t ncols, plan *p) {
 /* ---- activations and single rows ----------------------------------------- */
 
 int lq_activation_format(int wtype) {
-    plan p;
+    plan p = {0};
     int st = choose_kernel(wtype, &p);
     return st != LQ_OK ? st : (int)p.kernel->act;
 }
 
 int64_t lq_activation_size(int wtype, int64_t ncols) {
-    plan p;
-    int st = make_plan(wtype, ncols, &p);
+    plan p = {0};
+    int st = make_plan(wtype, ncols, lq_simd_level_default(), &p);
     return st != LQ_OK ? st : p.act_bytes;
 }
 
 int lq_quantize_activation(int wtype, const float *x, int64_t ncols, void *act,
                            size_t act_capacity) {
-    plan p;
-    int st = make_plan(wtype, ncols, &p);
+    plan p = {0};
+    int st = make_plan(wtype, ncols, lq_simd_level_default(), &p);
     if (st != LQ_OK)
         return st;
     if (!x || !act)
         return LQ_ERR_INVALID_ARGUMENT;
     if ((uint64_t)p.act_bytes > (uint64_t)act_capacity)
         return LQ_ERR_DST_TOO_SMALL;
-    lq_act_quantize_row(p.kernel->act, x, ncols, act);
+    lq_act_quantize_row(p.kernel->act, x, ncols, act, p.level);
     return LQ_OK;
 }
 
@@ -165,8 +170,8 @@ static int dot_decoded_blockwise(const lq_type_info *info, const lq_codec *codec
 
 int lq_vec_dot(int wtype, int64_t ncols, const void *w_row, const void *act,
                float *result) {
-    plan p;
-    int st = make_plan(wtype, ncols, &p);
+    plan p = {0};
+    int st = make_plan(wtype, ncols, lq_simd_level_default(), &p);
     if (st != LQ_OK)
         return st;
     if (p.info->interleave != 1)
@@ -175,7 +180,7 @@ int lq_vec_dot(int wtype, int64_t ncols, const void *w_row, const void *act,
         return LQ_ERR_INVALID_ARGUMENT;
     if (p.source == ROWS_DECODED)
         return dot_decoded_blockwise(p.info, p.codec, w_row, act, ncols, result);
-    *result = p.kernel->dot(w_row, act, ncols);
+    *result = p.dot(w_row, act, ncols);
     return LQ_OK;
 }
 
@@ -187,14 +192,17 @@ struct lq_matmul_ctx {
     size_t act_capacity;
     void **scratch;        /* one materialized tile of rows per thread */
     size_t scratch_capacity;
+    lq_simd_level level;   /* kernels used by this context */
 };
 
-lq_matmul_ctx *lq_matmul_ctx_new(int nthreads) {
+lq_matmul_ctx *lq_matmul_ctx_new_level(int nthreads, lq_simd_level level) {
     if (nthreads < 1 || nthreads > MAX_THREADS)
         return NULL;
     lq_matmul_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
+    lq_simd_level cpu = lq_simd_level_default();
+    ctx->level = level < cpu ? level : cpu;
     ctx->scratch = calloc((size_t)nthreads, sizeof *ctx->scratch);
     ctx->pool = lq_pool_new(nthreads);
     if (!ctx->scratch || !ctx->pool) {
@@ -202,6 +210,10 @@ lq_matmul_ctx *lq_matmul_ctx_new(int nthreads) {
         return NULL;
     }
     return ctx;
+}
+
+lq_matmul_ctx *lq_matmul_ctx_new(int nthreads) {
+    return lq_matmul_ctx_new_level(nthreads, lq_simd_level_default());
 }
 
 void lq_matmul_ctx_free(lq_matmul_ctx *ctx) {
@@ -273,7 +285,8 @@ static void quantize_activations(void *arg, int ithread, int nthreads) {
     split_range(job->n, ithread, nthreads, &begin, &end);
     for (int64_t j = begin; j < end; j++)
         lq_act_quantize_row(job->p->kernel->act, job->x + j * job->ncols, job->ncols,
-                            (uint8_t *)job->ctx->act + j * job->p->act_bytes);
+                            (uint8_t *)job->ctx->act + j * job->p->act_bytes,
+                            job->p->level);
 }
 
 /* Groups per tile: about TILE_ROWS rows, at least one group. */
@@ -314,15 +327,15 @@ static void multiply_rows(void *arg, int ithread, int nthreads) {
             const uint8_t *a = act + j * p->act_bytes;
             float *out = job->y + j * job->nrows + first_row;
             for (int64_t r = 0; r < rows; r++)
-                out[r] = p->kernel->dot(w + r * p->row_bytes, a, job->ncols);
+                out[r] = p->dot(w + r * p->row_bytes, a, job->ncols);
         }
     }
 }
 
 int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
               int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y) {
-    plan p;
-    int st = make_plan(wtype, ncols, &p);
+    plan p = {0};
+    int st = make_plan(wtype, ncols, ctx ? ctx->level : LQ_SIMD_SCALAR, &p);
     if (st != LQ_OK)
         return st;
     if (nrows < 0 || n < 0)

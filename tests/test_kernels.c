@@ -7,6 +7,11 @@
  *   - lq_vec_dot gives the same bits as lq_matmul (non-interleaved types);
  *   - determinism: identical bits for 1, 2 and 3 threads and for any split
  *     of the activation vectors, on random data of many shapes;
+ *   - SIMD equals scalar: the kernels chosen for this CPU give the same
+ *     bits as the scalar ones (a context forced to LQ_SIMD_SCALAR), on
+ *     random data of many shapes (block-group tails, odd row counts,
+ *     n = 1, 2, 7, 16), and so does the activation quantization on odd
+ *     inputs (zeros, subnormals, huge values, ties);
  *   - shapes: ncols not a multiple of the block size and nrows not a
  *     multiple of the interleave factor give LQ_ERR_BAD_SHAPE.
  * Cases exist only for types this build can decode. LQ_TEST_TYPES=a,b
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "quant_kernels.h"
 #include "testutil.h"
 
@@ -268,6 +274,116 @@ START_TEST(test_determinism) {
 }
 END_TEST
 
+/* ---- SIMD equals scalar --------------------------------------------------- */
+
+START_TEST(test_simd_equals_scalar) {
+    const int type = type_cases[_i];
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t group = info->interleave, bs = info->block_size;
+    const int64_t row_counts[] = {group, 3 * group, group == 1 ? 13 : 5 * group};
+    /* 1, 3, 8, 9 and 17 blocks: SIMD kernels take blocks 8 at a time; the
+     * float types (bs = 1) take chunks of 32 and a partial last one */
+    const int64_t block_counts[] = {1, 3, 8, 9, 17};
+    const int64_t float_cols[] = {7, 45, 96, 300, 544};
+    const int64_t vector_counts[] = {1, 2, 7, 16};
+    lq_matmul_ctx *scalar = lq_matmul_ctx_new_level(1, LQ_SIMD_SCALAR);
+    lq_matmul_ctx *simd = lq_matmul_ctx_new(2);
+    ck_assert(scalar && simd);
+    tu_rng rng = {0x51bd0000u + (uint64_t)type};
+    int tested = 0;
+    for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+        for (size_t ci = 0; ci < sizeof block_counts / sizeof block_counts[0]; ci++) {
+            const int64_t rows = row_counts[ri];
+            const int64_t cols = bs == 1 ? float_cols[ci] : bs * block_counts[ci];
+            void *w = random_weights(type, rows, cols, &rng);
+            if (!w)
+                continue;
+            size_t w_size = (size_t)lq_tensor_size(type, rows, cols);
+            float *x = xmalloc((size_t)(16 * cols) * sizeof *x);
+            for (int64_t i = 0; i < 16 * cols; i++)
+                x[i] = (float)tu_rng_gauss(&rng) * (i % 7 == 0 ? 30.0f : 1.0f);
+            for (size_t ni = 0; ni < sizeof vector_counts / sizeof vector_counts[0]; ni++) {
+                const int64_t n = vector_counts[ni];
+                float *want = xmalloc((size_t)(n * rows) * sizeof(float));
+                float *got = xmalloc((size_t)(n * rows) * sizeof(float));
+                ck_assert_int_eq(lq_matmul(scalar, type, w, w_size, rows, cols, x, n, want),
+                                 LQ_OK);
+                ck_assert_int_eq(lq_matmul(simd, type, w, w_size, rows, cols, x, n, got),
+                                 LQ_OK);
+                check_same_bits(want, got, n * rows, "SIMD vs scalar", type, rows, cols);
+                free(want);
+                free(got);
+                tested++;
+            }
+            free(x);
+            free(w);
+        }
+    lq_matmul_ctx_free(scalar);
+    lq_matmul_ctx_free(simd);
+    printf("simd=scalar %-11s %d shapes (level %d)\n", info->name, tested,
+           (int)lq_simd_level_default());
+    fflush(stdout);
+}
+END_TEST
+
+START_TEST(test_simd_activations) {
+    enum { COLS = 32 * 12 };
+    static float x[COLS];
+    tu_rng rng = {0xac7u};
+    for (int i = 0; i < COLS; i++) {
+        int block = i / 32;
+        float g = (float)tu_rng_gauss(&rng);
+        x[i] = block == 0   ? 0.0f                      /* all zero */
+               : block == 1 ? g * 1e-40f                /* subnormal */
+               : block == 2 ? g * 1e37f                 /* huge */
+               : block == 3 ? (float)(i % 5) - 2.0f     /* ties after scaling */
+               : block == 4 ? (i == 4 * 32 + 7 ? -3e-45f : 0.0f) /* one tiny */
+               : block == 5 ? -0.0f
+                            : g * (float)(1 << (block % 8));
+    }
+    static lq_act_q8_32 want[COLS / 32], got[COLS / 32];
+    memset(want, 0, sizeof want);
+    memset(got, 0, sizeof got);
+    lq_act_quantize_row(LQ_ACT_Q8_32, x, COLS, want, LQ_SIMD_SCALAR);
+    lq_act_quantize_row(LQ_ACT_Q8_32, x, COLS, got, lq_simd_level_default());
+    for (int b = 0; b < COLS / 32; b++)
+        ck_assert_msg(memcmp(&want[b], &got[b], sizeof want[b]) == 0,
+                      "activation block %d differs", b);
+}
+END_TEST
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "simd_x86.h"
+
+/* Every f16 bit pattern through the SIMD kernels' scale conversion (8 at a
+ * time, stored as block starts 2 bytes apart) against lq_half_to_float. */
+__attribute__((target("avx2"))) static void check_simd_halves(void) {
+    uint16_t h[8];
+    for (uint32_t first = 0; first < 65536; first += 8) {
+        for (uint32_t k = 0; k < 8; k++)
+            h[k] = (uint16_t)(first + k);
+        /* the gather reads 4 bytes per lane: the last lane's 2 extra bytes
+         * are masked off by the conversion but must be readable */
+        uint16_t padded[10] = {0};
+        memcpy(padded, h, sizeof h);
+        float got[8];
+        _mm256_storeu_ps(got, simd_block_scales((const uint8_t *)padded, 2, simd_lane_mask(8)));
+        for (int k = 0; k < 8; k++) {
+            float want = lq_half_to_float(h[k]);
+            ck_assert_msg(memcmp(&want, &got[k], sizeof want) == 0, "half 0x%04x", h[k]);
+        }
+    }
+}
+#endif
+
+START_TEST(test_simd_halves) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (lq_simd_level_default() >= LQ_SIMD_AVX2)
+        check_simd_halves();
+#endif
+}
+END_TEST
+
 /* ---- shapes and arguments ------------------------------------------------ */
 
 START_TEST(test_bad_shapes) {
@@ -386,6 +502,12 @@ static Suite *kernels_suite(void) {
         tc = tcase_create("determinism");
         tcase_set_timeout(tc, 600);
         tcase_add_loop_test(tc, test_determinism, 0, type_case_count);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("simd_equals_scalar");
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_simd_activations);
+        tcase_add_test(tc, test_simd_halves);
+        tcase_add_loop_test(tc, test_simd_equals_scalar, 0, type_case_count);
         suite_add_tcase(s, tc);
         tc = tcase_create("bad_shapes");
         tcase_add_loop_test(tc, test_bad_shapes, 0, type_case_count);
