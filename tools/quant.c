@@ -1,4 +1,5 @@
 /* `quant`: one command, many subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ static void print_usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* A closed pipe (quant info ... | head) is a write error, not a death by
+     * signal that could leave a temporary file behind. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return QUANT_EXIT_USAGE;
