@@ -5,7 +5,6 @@
  * matrix; combines existing files; prints per-tensor statistics.
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "commands.h"
 #include "eval_forward.h"
 #include "eval_model.h"
+#include "eval_options.h"
 #include "eval_stats.h"
 #include "eval_text.h"
 #include "quant_imatrix.h"
@@ -24,13 +24,12 @@
 #define DEFAULT_OUTPUT "imatrix.dat"
 
 typedef struct imatrix_options {
-    const char *model, *text, *output;
+    eval_run_options run;
+    const char *output;
     const char *in_files[MAX_IN_FILES];
     int in_count;
     int format; /* lq_imatrix_format, or -1: from the output name */
     bool show_statistics;
-    long long n_ctx, chunks;
-    int threads;
 } imatrix_options;
 
 static void print_help(FILE *out) {
@@ -66,18 +65,7 @@ static void print_help(FILE *out) {
             "exit status: 0 success, 1 error, 2 usage error\n");
 }
 
-enum { OPT_CHUNKS = 256, OPT_FORMAT, OPT_IN_FILE, OPT_STATS };
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-    char message[512];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(message, sizeof message, fmt, args);
-    va_end(args);
-    tool_error(CMD, "%s", message);
-    print_help(stderr);
-    return QUANT_EXIT_USAGE;
-}
+enum { OPT_CHUNKS = EVAL_OPT_CHUNKS, OPT_FORMAT, OPT_IN_FILE, OPT_STATS };
 
 static int parse_format(const char *arg, imatrix_options *o) {
     if (strcmp(arg, "dat") == 0 || strcmp(arg, "legacy") == 0)
@@ -85,42 +73,24 @@ static int parse_format(const char *arg, imatrix_options *o) {
     else if (strcmp(arg, "gguf") == 0)
         o->format = LQ_IMATRIX_GGUF;
     else
-        return usage_error("unknown output format '%s' (dat or gguf)", arg);
+        return tool_usage_error(CMD, print_help, "unknown output format '%s' (dat or gguf)", arg);
     return -1;
 }
 
 static int parse_option(int c, const char *arg, imatrix_options *o) {
-    long long v;
+    char msg[256];
+    int shared = eval_run_option(c, arg, &o->run, msg, sizeof msg);
+    if (shared != 0)
+        return shared > 0 ? -1 : tool_usage_error(CMD, print_help, "%s", msg);
     switch (c) {
-    case 'm':
-        o->model = arg;
-        return -1;
-    case 'f':
-        o->text = arg;
-        return -1;
     case 'o':
         o->output = arg;
         return -1;
     case OPT_FORMAT:
         return parse_format(arg, o);
-    case 'c':
-        if (!tool_parse_int(arg, 8, 1 << 20, &v))
-            return usage_error("bad context size '%s' (8 .. 1048576)", arg);
-        o->n_ctx = v;
-        return -1;
-    case OPT_CHUNKS:
-        if (!tool_parse_int(arg, 1, INT32_MAX, &v))
-            return usage_error("bad chunk count '%s'", arg);
-        o->chunks = v;
-        return -1;
-    case 't':
-        if (!tool_parse_int(arg, 1, 256, &v))
-            return usage_error("bad thread count '%s' (1 .. 256)", arg);
-        o->threads = (int)v;
-        return -1;
     case OPT_IN_FILE:
         if (o->in_count == MAX_IN_FILES)
-            return usage_error("too many --in-file (at most 64; '%s')", arg);
+            return tool_usage_error(CMD, print_help, "too many --in-file (at most 64; '%s')", arg);
         o->in_files[o->in_count++] = arg;
         return -1;
     case OPT_STATS:
@@ -130,7 +100,7 @@ static int parse_option(int c, const char *arg, imatrix_options *o) {
         print_help(stdout);
         return QUANT_EXIT_OK;
     default:
-        return usage_error("unknown option or missing value '%s'", arg);
+        return tool_usage_error(CMD, print_help, "unknown option or missing value '%s'", arg);
     }
 }
 
@@ -140,15 +110,15 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 static int check_args(imatrix_options *o) {
-    if (!o->model && o->in_count == 0)
-        return usage_error("no model (-m) and no --in-file given");
-    if (o->model && !o->text)
-        return usage_error("no calibration text given (-f)");
-    if (!o->model && o->text)
-        return usage_error("a text (-f) needs a model (-m)");
-    if (!o->model && !o->output && !o->show_statistics)
-        return usage_error("nothing to do: give -o OUT or --show-statistics");
-    if (o->model && !o->output)
+    if (!o->run.model && o->in_count == 0)
+        return tool_usage_error(CMD, print_help, "no model (-m) and no --in-file given");
+    if (o->run.model && !o->run.text)
+        return tool_usage_error(CMD, print_help, "no calibration text given (-f)");
+    if (!o->run.model && o->run.text)
+        return tool_usage_error(CMD, print_help, "a text (-f) needs a model (-m)");
+    if (!o->run.model && !o->output && !o->show_statistics)
+        return tool_usage_error(CMD, print_help, "nothing to do: give -o OUT or --show-statistics");
+    if (o->run.model && !o->output)
         o->output = DEFAULT_OUTPUT;
     if (o->format < 0 && o->output)
         o->format = ends_with(o->output, ".gguf") ? LQ_IMATRIX_GGUF : LQ_IMATRIX_LEGACY;
@@ -169,11 +139,7 @@ static int parse_args(int argc, char **argv, imatrix_options *o) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    memset(o, 0, sizeof *o);
-    o->format = -1;
-    o->n_ctx = 512;
-    o->chunks = -1;
-    o->threads = tool_cpu_count();
+    *o = (imatrix_options){.run = eval_run_defaults(), .format = -1};
     optind = 1;
     opterr = 0;
     int c;
@@ -183,7 +149,7 @@ static int parse_args(int argc, char **argv, imatrix_options *o) {
             return st;
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return tool_usage_error(CMD, print_help, "unexpected argument '%s'", argv[optind]);
     return check_args(o);
 }
 
@@ -212,7 +178,7 @@ typedef struct chunk_plan {
 static int run_chunks(const eval_model *model, const eval_vocab *vocab, const int32_t *tokens,
                       const chunk_plan *p, collect_run *run) {
     const imatrix_options *o = run->o;
-    eval_context *ctx = eval_context_new(model, p->n_ctx, o->threads);
+    eval_context *ctx = eval_context_new(model, p->n_ctx, o->run.threads);
     float *logits = malloc(sizeof(float) * (size_t)((p->n_ctx - p->first) * model->hp.n_vocab));
     int32_t *chunk = malloc(sizeof(int32_t) * (size_t)p->n_ctx);
     int st = ctx && logits && chunk ? LQ_OK : LQ_ERR_NO_MEMORY;
@@ -242,12 +208,12 @@ static int run_chunks(const eval_model *model, const eval_vocab *vocab, const in
             printf("Final estimate: PPL = %.4lf +/- %.5lf\n", value, error);
         const double n = (double)(p->n_chunk * p->n_ctx);
         fprintf(stderr, "%s: %.0f tokens in %.2f s: %.1f tokens/s (%d threads)\n", CMD, n,
-                seconds, n / (seconds > 0 ? seconds : 1e-9), o->threads);
+                seconds, n / (seconds > 0 ? seconds : 1e-9), o->run.threads);
     } else if (run->failed_tensor) {
-        tool_error(CMD, "%s: tensor %s: %s", o->model, run->failed_tensor,
+        tool_error(CMD, "%s: tensor %s: %s", o->run.model, run->failed_tensor,
                    lq_error_message(st));
     } else {
-        tool_error(CMD, "%s: forward pass failed: %s", o->model, lq_error_message(st));
+        tool_error(CMD, "%s: forward pass failed: %s", o->run.model, lq_error_message(st));
     }
     free(chunk);
     free(logits);
@@ -256,18 +222,18 @@ static int run_chunks(const eval_model *model, const eval_vocab *vocab, const in
 }
 
 static int plan_chunks(const imatrix_options *o, int64_t n_tokens, chunk_plan *p) {
-    p->n_ctx = o->n_ctx;
+    p->n_ctx = o->run.n_ctx;
     p->first = p->n_ctx / 2;
     if (n_tokens < 2 * p->n_ctx) {
-        tool_error(CMD, "%s: %lld tokens, at least %lld needed for a context of %lld", o->text,
+        tool_error(CMD, "%s: %lld tokens, at least %lld needed for a context of %lld", o->run.text,
                    (long long)n_tokens, (long long)(2 * p->n_ctx), (long long)p->n_ctx);
         return QUANT_EXIT_ERROR;
     }
     p->n_chunk = n_tokens / p->n_ctx;
-    if (o->chunks > 0 && o->chunks < p->n_chunk)
-        p->n_chunk = o->chunks;
+    if (o->run.chunks > 0 && o->run.chunks < p->n_chunk)
+        p->n_chunk = o->run.chunks;
     fprintf(stderr, "%s: computing over %lld chunks of %lld tokens, %d threads\n", CMD,
-            (long long)p->n_chunk, (long long)p->n_ctx, o->threads);
+            (long long)p->n_chunk, (long long)p->n_ctx, o->run.threads);
     return QUANT_EXIT_OK;
 }
 
@@ -281,9 +247,9 @@ static int compute(const imatrix_options *o, lq_imatrix *m) {
     chunk_plan plan;
     collect_run run = {o, imatrix_collector_new(), LQ_OK, NULL};
     int st = run.collector ? QUANT_EXIT_OK : QUANT_EXIT_ERROR;
-    if (st == QUANT_EXIT_OK && (eval_model_open(o->model, &model, &err) != LQ_OK ||
+    if (st == QUANT_EXIT_OK && (eval_model_open(o->run.model, &model, &err) != LQ_OK ||
                                 eval_vocab_load(model->gguf, &vocab, &err) != LQ_OK ||
-                                eval_tokenize_file(vocab, o->text, &tokens, &n_tokens, &err) !=
+                                eval_tokenize_file(vocab, o->run.text, &tokens, &n_tokens, &err) !=
                                     LQ_OK)) {
         tool_error(CMD, "%s", err.message);
         st = QUANT_EXIT_ERROR;
@@ -296,7 +262,7 @@ static int compute(const imatrix_options *o, lq_imatrix *m) {
         m->chunk_count = imatrix_collector_calls(run.collector);
         m->chunk_size = plan.n_ctx;
         if (imatrix_collector_export(run.collector, (lq_imatrix_format)o->format, m) != LQ_OK ||
-            lq_imatrix_add_dataset(m, o->text) != LQ_OK) {
+            lq_imatrix_add_dataset(m, o->run.text) != LQ_OK) {
             tool_error(CMD, "out of memory");
             st = QUANT_EXIT_ERROR;
         }
@@ -399,7 +365,7 @@ int cmd_imatrix(int argc, char **argv) {
         tool_error(CMD, "out of memory");
         return QUANT_EXIT_ERROR;
     }
-    st = o.model ? compute(&o, m) : QUANT_EXIT_OK;
+    st = o.run.model ? compute(&o, m) : QUANT_EXIT_OK;
     if (st == QUANT_EXIT_OK)
         st = add_in_files(&o, m);
     if (st == QUANT_EXIT_OK && o.output)

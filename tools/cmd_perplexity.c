@@ -6,13 +6,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "eval_forward.h"
 #include "eval_model.h"
+#include "eval_options.h"
 #include "eval_stats.h"
 #include "eval_text.h"
 #include "tool_common.h"
@@ -20,10 +20,9 @@
 #define CMD "perplexity"
 
 typedef struct ppl_options {
-    const char *model, *text, *base_file;
+    eval_run_options run;
+    const char *base_file;
     bool kl_divergence;
-    long long n_ctx, chunks;
-    int threads;
 } ppl_options;
 
 /* What one run works on. */
@@ -73,43 +72,14 @@ static void print_help(FILE *out) {
             "exit status: 0 success, 1 error, 2 usage error\n");
 }
 
-enum { OPT_CHUNKS = 256, OPT_KLD_BASE, OPT_KLD };
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-    char message[512];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(message, sizeof message, fmt, args);
-    va_end(args);
-    tool_error(CMD, "%s", message);
-    print_help(stderr);
-    return QUANT_EXIT_USAGE;
-}
+enum { OPT_CHUNKS = EVAL_OPT_CHUNKS, OPT_KLD_BASE, OPT_KLD };
 
 static int parse_option(int c, const char *arg, ppl_options *o) {
-    long long v;
+    char msg[256];
+    int shared = eval_run_option(c, arg, &o->run, msg, sizeof msg);
+    if (shared != 0)
+        return shared > 0 ? -1 : tool_usage_error(CMD, print_help, "%s", msg);
     switch (c) {
-    case 'm':
-        o->model = arg;
-        return -1;
-    case 'f':
-        o->text = arg;
-        return -1;
-    case 'c':
-        if (!tool_parse_int(arg, 8, 1 << 20, &v))
-            return usage_error("bad context size '%s' (8 .. 1048576)", arg);
-        o->n_ctx = v;
-        return -1;
-    case OPT_CHUNKS:
-        if (!tool_parse_int(arg, 1, INT32_MAX, &v))
-            return usage_error("bad chunk count '%s'", arg);
-        o->chunks = v;
-        return -1;
-    case 't':
-        if (!tool_parse_int(arg, 1, 256, &v))
-            return usage_error("bad thread count '%s' (1 .. 256)", arg);
-        o->threads = (int)v;
-        return -1;
     case OPT_KLD_BASE:
         o->base_file = arg;
         return -1;
@@ -120,7 +90,7 @@ static int parse_option(int c, const char *arg, ppl_options *o) {
         print_help(stdout);
         return QUANT_EXIT_OK;
     default:
-        return usage_error("unknown option or missing value '%s'", arg);
+        return tool_usage_error(CMD, print_help, "unknown option or missing value '%s'", arg);
     }
 }
 
@@ -136,7 +106,7 @@ static int parse_args(int argc, char **argv, ppl_options *o) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (ppl_options){NULL, NULL, NULL, false, 512, -1, tool_cpu_count()};
+    *o = (ppl_options){eval_run_defaults(), NULL, false};
     optind = 1;
     opterr = 0;
     int c;
@@ -146,34 +116,34 @@ static int parse_args(int argc, char **argv, ppl_options *o) {
             return st;
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o->model)
-        return usage_error("no model given (-m)");
+        return tool_usage_error(CMD, print_help, "unexpected argument '%s'", argv[optind]);
+    if (!o->run.model)
+        return tool_usage_error(CMD, print_help, "no model given (-m)");
     if (o->kl_divergence && !o->base_file)
-        return usage_error("--kl-divergence needs --kl-divergence-base FILE");
-    if (!o->kl_divergence && !o->text)
-        return usage_error("no text given (-f)");
+        return tool_usage_error(CMD, print_help, "--kl-divergence needs --kl-divergence-base FILE");
+    if (!o->kl_divergence && !o->run.text)
+        return tool_usage_error(CMD, print_help, "no text given (-f)");
     return -1;
 }
 
 static int load(ppl_run *r) {
     lq_gguf_error err;
     double t0 = tool_now();
-    if (eval_model_open(r->o->model, &r->model, &err) != LQ_OK ||
+    if (eval_model_open(r->o->run.model, &r->model, &err) != LQ_OK ||
         eval_vocab_load(r->model->gguf, &r->vocab, &err) != LQ_OK) {
         tool_error(CMD, "%s", err.message);
         return QUANT_EXIT_ERROR;
     }
     const eval_hparams *hp = &r->model->hp;
     fprintf(stderr, "%s: %s: %lld layers, %lld embedding, %lld heads (%lld kv), vocabulary %lld\n",
-            CMD, r->o->model, (long long)hp->n_layer, (long long)hp->n_embd,
+            CMD, r->o->run.model, (long long)hp->n_layer, (long long)hp->n_embd,
             (long long)hp->n_head, (long long)hp->n_head_kv, (long long)hp->n_vocab);
-    if (r->o->text) {
-        if (eval_tokenize_file(r->vocab, r->o->text, &r->tokens, &r->n_tokens, &err) != LQ_OK) {
+    if (r->o->run.text) {
+        if (eval_tokenize_file(r->vocab, r->o->run.text, &r->tokens, &r->n_tokens, &err) != LQ_OK) {
             tool_error(CMD, "%s", err.message);
             return QUANT_EXIT_ERROR;
         }
-        fprintf(stderr, "%s: %s: %lld tokens (tokenized in %.2f s)\n", CMD, r->o->text,
+        fprintf(stderr, "%s: %s: %lld tokens (tokenized in %.2f s)\n", CMD, r->o->run.text,
                 (long long)r->n_tokens, tool_now() - t0);
     }
     return QUANT_EXIT_OK;
@@ -182,7 +152,7 @@ static int load(ppl_run *r) {
 static int prepare(ppl_run *r) {
     const int64_t n_vocab = r->model->hp.n_vocab;
     r->first = r->n_ctx / 2;
-    r->ctx = eval_context_new(r->model, r->n_ctx, r->o->threads);
+    r->ctx = eval_context_new(r->model, r->n_ctx, r->o->run.threads);
     r->logits = malloc(sizeof(float) * (size_t)((r->n_ctx - r->first) * n_vocab));
     r->chunk = malloc(sizeof(int32_t) * (size_t)r->n_ctx);
     r->base = r->o->base_file ? malloc(sizeof(uint16_t) * (size_t)(r->n_ctx - 1 - r->first) *
@@ -193,7 +163,7 @@ static int prepare(ppl_run *r) {
         return QUANT_EXIT_ERROR;
     }
     fprintf(stderr, "%s: calculating perplexity over %lld chunks, n_ctx=%lld, %d threads\n", CMD,
-            (long long)r->n_chunk, (long long)r->n_ctx, r->o->threads);
+            (long long)r->n_chunk, (long long)r->n_ctx, r->o->run.threads);
     return QUANT_EXIT_OK;
 }
 
@@ -206,7 +176,7 @@ static int run_chunk(ppl_run *r, const int32_t *tokens) {
     int st = eval_forward(r->ctx, r->chunk, r->n_ctx, r->first, r->logits);
     r->forward_seconds += tool_now() - t0;
     if (st != LQ_OK) {
-        tool_error(CMD, "%s: forward pass failed: %s", r->o->model, lq_error_message(st));
+        tool_error(CMD, "%s: forward pass failed: %s", r->o->run.model, lq_error_message(st));
         return QUANT_EXIT_ERROR;
     }
     return QUANT_EXIT_OK;
@@ -222,7 +192,7 @@ static void report_speed(const ppl_run *r) {
     const double tokens = (double)(r->n_chunk * r->n_ctx);
     fprintf(stderr, "%s: %.0f tokens in %.2f s: %.1f tokens/s (%d threads)\n", CMD, tokens,
             r->forward_seconds, tokens / (r->forward_seconds > 0 ? r->forward_seconds : 1e-9),
-            r->o->threads);
+            r->o->run.threads);
 }
 
 static int write_failed(const char *path) {
@@ -231,15 +201,15 @@ static int write_failed(const char *path) {
 }
 
 static int perplexity(ppl_run *r) {
-    r->n_ctx = r->o->n_ctx;
+    r->n_ctx = r->o->run.n_ctx;
     if (r->n_tokens < 2 * r->n_ctx) {
-        tool_error(CMD, "%s: %lld tokens, at least %lld needed for a context of %lld", r->o->text,
+        tool_error(CMD, "%s: %lld tokens, at least %lld needed for a context of %lld", r->o->run.text,
                    (long long)r->n_tokens, (long long)(2 * r->n_ctx), (long long)r->n_ctx);
         return QUANT_EXIT_ERROR;
     }
     r->n_chunk = r->n_tokens / r->n_ctx;
-    if (r->o->chunks > 0 && r->o->chunks < r->n_chunk)
-        r->n_chunk = r->o->chunks;
+    if (r->o->run.chunks > 0 && r->o->run.chunks < r->n_chunk)
+        r->n_chunk = r->o->run.chunks;
     int st = prepare(r);
     FILE *base = NULL;
     if (st == QUANT_EXIT_OK && r->o->base_file) {
@@ -299,14 +269,14 @@ static int open_base(ppl_run *r, FILE **f) {
     }
     if (h.n_vocab != r->model->hp.n_vocab) {
         tool_error(CMD, "%s: vocabulary of %d tokens, but %s has %lld", r->o->base_file,
-                   h.n_vocab, r->o->model, (long long)r->model->hp.n_vocab);
+                   h.n_vocab, r->o->run.model, (long long)r->model->hp.n_vocab);
         return QUANT_EXIT_ERROR;
     }
     r->n_ctx = h.n_ctx;
     r->n_chunk = h.n_chunk;
     r->n_tokens = (int64_t)h.n_chunk * h.n_ctx;
-    if (r->o->chunks > 0 && r->o->chunks < r->n_chunk)
-        r->n_chunk = r->o->chunks;
+    if (r->o->run.chunks > 0 && r->o->run.chunks < r->n_chunk)
+        r->n_chunk = r->o->run.chunks;
     return QUANT_EXIT_OK;
 }
 
@@ -371,7 +341,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (st >= 0)
         return st;
     if (o.kl_divergence)
-        o.text = NULL; /* the tokens come from the base file */
+        o.run.text = NULL; /* the tokens come from the base file */
     ppl_run r;
     memset(&r, 0, sizeof r);
     r.o = &o;

@@ -31,6 +31,15 @@ void tool_warn(const char *command, const char *fmt, ...) {
     va_end(ap);
 }
 
+int tool_usage_error(const char *command, void (*print_help)(FILE *), const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(command, "error: ", fmt, ap);
+    va_end(ap);
+    print_help(stderr);
+    return 2;
+}
+
 bool tool_parse_int(const char *text, long long min, long long max, long long *out) {
     if (!text || !*text)
         return false;

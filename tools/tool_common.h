@@ -15,6 +15,11 @@ void tool_error(const char *command, const char *fmt, ...)
 void tool_warn(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A usage error: the message, then the command's help, on stderr; returns
+ * QUANT_EXIT_USAGE's value (2). */
+int tool_usage_error(const char *command, void (*print_help)(FILE *), const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Strict integer parsing: the whole string, within [min, max]. */
 bool tool_parse_int(const char *text, long long min, long long max, long long *out);
 /* Sizes such as "2G", "500M", "4096" (K/M/G/T are powers of 1024). */
