@@ -48,40 +48,6 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-/* Also used during case discovery, before the runner starts: no ck_assert. */
-static lq_gguf *open_vector_file(const char *file) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "vectors/%s", file);
-    char *path = tu_shared_path(rel);
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    if (lq_gguf_open(path, &g, &err) != LQ_OK) {
-        fprintf(stderr, "cannot open %s: %s\n", path, err.message);
-        exit(EXIT_FAILURE);
-    }
-    free(path);
-    return g;
-}
-
-static int64_t tensor_rows(const lq_gguf_tensor *t) {
-    return t->ne[1] * t->ne[2] * t->ne[3];
-}
-
-/* A tensor's own ".deq", or for a repacked one without it, the decoding of
- * the tensor it was repacked from (a repack is lossless). */
-static const lq_gguf_tensor *expected_decoding(const lq_gguf *g, const char *name) {
-    char key[64];
-    snprintf(key, sizeof key, "%s.deq", name);
-    const lq_gguf_tensor *deq = lq_gguf_find_tensor(g, key);
-    if (deq)
-        return deq;
-    const char *suffix = strstr(name, ".repacked");
-    if (!suffix)
-        return NULL;
-    snprintf(key, sizeof key, "%.*s.deq", (int)(suffix - name), name);
-    return lq_gguf_find_tensor(g, key);
-}
-
 static double relative_error(const float *v, const double *exact, int64_t n) {
     double num = 0, den = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -104,12 +70,12 @@ static const char *act_name(int fmt) {
 
 START_TEST(test_vector_product) {
     const vector_case *c = &vector_cases[_i];
-    lq_gguf *g = open_vector_file(c->file);
+    lq_gguf *g = tu_open_vector_file(c->file);
     const lq_gguf_tensor *t = lq_gguf_find_tensor(g, c->tensor);
-    const lq_gguf_tensor *deq = expected_decoding(g, c->tensor);
+    const lq_gguf_tensor *deq = tu_expected_decoding(g, c->tensor);
     const lq_gguf_tensor *yt = lq_gguf_find_tensor(g, "y");
     ck_assert(t && deq && yt && yt->type == LQ_TYPE_F32 && deq->type == LQ_TYPE_F32);
-    const int64_t rows = tensor_rows(t), cols = t->ne[0], n = tensor_rows(yt);
+    const int64_t rows = lq_gguf_tensor_rows(t), cols = t->ne[0], n = lq_gguf_tensor_rows(yt);
     ck_assert_int_eq(yt->ne[0], cols);
     const float *w = (const float *)deq->data, *y = (const float *)yt->data;
 
@@ -459,11 +425,11 @@ END_TEST
 static const char *const quantized_tensors[] = {"q", "qi", "q.repacked", "qi.repacked"};
 
 static void discover_file(const char *file) {
-    lq_gguf *g = open_vector_file(file);
+    lq_gguf *g = tu_open_vector_file(file);
     for (size_t i = 0; i < sizeof quantized_tensors / sizeof quantized_tensors[0]; i++) {
         const lq_gguf_tensor *t = lq_gguf_find_tensor(g, quantized_tensors[i]);
         if (!t || !tu_type_selected(lq_type_name(t->type)) ||
-            !(lq_type_caps(t->type) & LQ_CAP_DECODE) || !expected_decoding(g, t->name))
+            !(lq_type_caps(t->type) & LQ_CAP_DECODE) || !tu_expected_decoding(g, t->name))
             continue;
         vector_cases = realloc(vector_cases,
                                (size_t)(vector_case_count + 1) * sizeof *vector_cases);

@@ -47,21 +47,6 @@ static void add_case(case_kind kind, const char *file, const char *tensor) {
     snprintf(c->tensor, sizeof c->tensor, "%s", tensor);
 }
 
-/* Also used during case discovery, before the runner starts: no ck_assert. */
-static lq_gguf *open_vector_file(const char *file) {
-    char rel[128];
-    snprintf(rel, sizeof rel, "vectors/%s", file);
-    char *path = tu_shared_path(rel);
-    lq_gguf *g = NULL;
-    lq_gguf_error err;
-    if (lq_gguf_open(path, &g, &err) != LQ_OK) {
-        fprintf(stderr, "cannot open %s: %s\n", path, err.message);
-        exit(EXIT_FAILURE);
-    }
-    free(path);
-    return g;
-}
-
 static const lq_gguf_tensor *need_tensor(const lq_gguf *g, const char *file,
                                          const char *name) {
     const lq_gguf_tensor *t = lq_gguf_find_tensor(g, name);
@@ -69,12 +54,8 @@ static const lq_gguf_tensor *need_tensor(const lq_gguf *g, const char *file,
     return t;
 }
 
-static int64_t tensor_rows(const lq_gguf_tensor *t) {
-    return t->ne[1] * t->ne[2] * t->ne[3];
-}
-
 static float *decode_tensor(const lq_gguf_tensor *t) {
-    int64_t rows = tensor_rows(t), cols = t->ne[0];
+    int64_t rows = lq_gguf_tensor_rows(t), cols = t->ne[0];
     float *out = malloc((size_t)(rows * cols) * sizeof(float));
     ck_assert_ptr_nonnull(out);
     int st = lq_dequantize_rows(t->type, t->data, t->size, rows, cols, out);
@@ -92,7 +73,7 @@ static const float *f32_data(const lq_gguf_tensor *t) {
 
 START_TEST(test_registry_sizes) {
     const vector_case *c = &cases_by_kind[CASE_SIZES].items[_i];
-    lq_gguf *g = open_vector_file(c->file);
+    lq_gguf *g = tu_open_vector_file(c->file);
     const char *type_name = NULL;
     int64_t type_id = -1, block = -1, tsize = -1, meta = -1;
     ck_assert_int_eq(lq_gguf_get_str(g, "vectors.type", &type_name), LQ_OK);
@@ -113,7 +94,7 @@ START_TEST(test_registry_sizes) {
     /* every quantized tensor's byte size is what the registry computes */
     for (int64_t i = 0; i < lq_gguf_tensor_count(g); i++) {
         const lq_gguf_tensor *t = lq_gguf_tensor_at(g, i);
-        int64_t expect = lq_tensor_size(t->type, tensor_rows(t), t->ne[0]);
+        int64_t expect = lq_tensor_size(t->type, lq_gguf_tensor_rows(t), t->ne[0]);
         ck_assert_msg(expect == (int64_t)t->size, "%s: '%s' is %llu bytes, "
                       "registry says %lld", c->file, t->name,
                       (unsigned long long)t->size, (long long)expect);
@@ -130,31 +111,15 @@ END_TEST
 
 /* ---- decode ------------------------------------------------------------ */
 
-/* The expected decoding of a tensor: its own ".deq", or for a repacked tensor
- * without one, the decoding of the tensor it was repacked from (a repack is
- * lossless). */
-static const lq_gguf_tensor *expected_decoding(const lq_gguf *g, const char *name) {
-    char key[64];
-    snprintf(key, sizeof key, "%s.deq", name);
-    const lq_gguf_tensor *deq = lq_gguf_find_tensor(g, key);
-    if (deq)
-        return deq;
-    const char *suffix = strstr(name, ".repacked");
-    if (!suffix)
-        return NULL;
-    snprintf(key, sizeof key, "%.*s.deq", (int)(suffix - name), name);
-    return lq_gguf_find_tensor(g, key);
-}
-
 START_TEST(test_decode) {
     const vector_case *c = &cases_by_kind[CASE_DECODE].items[_i];
-    lq_gguf *g = open_vector_file(c->file);
+    lq_gguf *g = tu_open_vector_file(c->file);
     const lq_gguf_tensor *t = need_tensor(g, c->file, c->tensor);
-    const lq_gguf_tensor *deq = expected_decoding(g, c->tensor);
+    const lq_gguf_tensor *deq = tu_expected_decoding(g, c->tensor);
     ck_assert_msg(deq != NULL, "%s: no reference decoding for '%s'", c->file, c->tensor);
     float *ours = decode_tensor(t);
     const float *ref = f32_data(deq);
-    int64_t n = tensor_rows(t) * t->ne[0];
+    int64_t n = lq_gguf_tensor_rows(t) * t->ne[0];
     int64_t mismatches = 0, first = -1;
     for (int64_t i = 0; i < n; i++) {
         if (!(ours[i] == ref[i])) { /* +0.0 == -0.0; NaN never matches */
@@ -189,12 +154,12 @@ static void check_bytes_equal(const void *a, const void *b, size_t n,
 
 START_TEST(test_repack) {
     const vector_case *c = &cases_by_kind[CASE_REPACK].items[_i];
-    lq_gguf *g = open_vector_file(c->file);
+    lq_gguf *g = tu_open_vector_file(c->file);
     const lq_gguf_tensor *base = need_tensor(g, c->file, c->tensor);
     char name[64];
     snprintf(name, sizeof name, "%s.repacked", c->tensor);
     const lq_gguf_tensor *packed = need_tensor(g, c->file, name);
-    int64_t rows = tensor_rows(base), cols = base->ne[0];
+    int64_t rows = lq_gguf_tensor_rows(base), cols = base->ne[0];
 
     unsigned char *out = malloc(packed->size);
     ck_assert_ptr_nonnull(out);
@@ -235,7 +200,7 @@ static encode_result encode_and_compare(const lq_gguf *g, const char *file,
     char deq_name[64];
     snprintf(deq_name, sizeof deq_name, "%s.deq", ref_name);
     const lq_gguf_tensor *ref_deq = need_tensor(g, file, deq_name);
-    int64_t rows = tensor_rows(x), cols = x->ne[0];
+    int64_t rows = lq_gguf_tensor_rows(x), cols = x->ne[0];
     int64_t size = lq_tensor_size(type, rows, cols);
     ck_assert_int_gt(size, 0);
     unsigned char *q = malloc((size_t)size);
@@ -266,7 +231,7 @@ static double ratio(const encode_result *r) {
 
 START_TEST(test_encode) {
     const vector_case *c = &cases_by_kind[CASE_ENCODE].items[_i];
-    lq_gguf *g = open_vector_file(c->file);
+    lq_gguf *g = tu_open_vector_file(c->file);
     const lq_gguf_tensor *first = lq_gguf_find_tensor(g, "q");
     if (!first)
         first = need_tensor(g, c->file, "qi");
@@ -302,13 +267,13 @@ static const char *const quantized_tensors[] = {"q", "qi", "q.repacked", "qi.rep
 
 static void discover_file(const char *file) {
     add_case(CASE_SIZES, file, "");
-    lq_gguf *g = open_vector_file(file);
+    lq_gguf *g = tu_open_vector_file(file);
     for (size_t i = 0; i < sizeof quantized_tensors / sizeof quantized_tensors[0]; i++) {
         const lq_gguf_tensor *t = lq_gguf_find_tensor(g, quantized_tensors[i]);
         if (!t || !tu_type_selected(lq_type_name(t->type)))
             continue;
         uint32_t caps = lq_type_caps(t->type);
-        if ((caps & LQ_CAP_DECODE) && expected_decoding(g, t->name))
+        if ((caps & LQ_CAP_DECODE) && tu_expected_decoding(g, t->name))
             add_case(CASE_DECODE, file, t->name);
         if ((caps & LQ_CAP_REPACK) && strstr(t->name, ".repacked")) {
             char base[16];

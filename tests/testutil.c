@@ -266,6 +266,31 @@ void tu_name_list_free(tu_name_list *l) {
     l->count = 0;
 }
 
+lq_gguf *tu_open_vector_file(const char *file) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "vectors/%s", file);
+    char *path = tu_shared_path(rel);
+    lq_gguf *g = NULL;
+    lq_gguf_error err;
+    if (lq_gguf_open(path, &g, &err) != LQ_OK)
+        fatal("cannot open a vector file: %s", err.message);
+    free(path);
+    return g;
+}
+
+const lq_gguf_tensor *tu_expected_decoding(const lq_gguf *g, const char *name) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.deq", name);
+    const lq_gguf_tensor *deq = lq_gguf_find_tensor(g, key);
+    if (deq)
+        return deq;
+    const char *suffix = strstr(name, ".repacked");
+    if (!suffix)
+        return NULL;
+    snprintf(key, sizeof key, "%.*s.deq", (int)(suffix - name), name);
+    return lq_gguf_find_tensor(g, key);
+}
+
 int tu_type_selected(const char *type_name) {
     const char *sel = getenv("LQ_TEST_TYPES");
     if (!sel || !*sel)

@@ -51,6 +51,14 @@ typedef struct tu_name_list {
 } tu_name_list;
 tu_name_list tu_vector_files(void);
 void tu_name_list_free(tu_name_list *l);
+/* Open <shared>/vectors/<file>; exits the process on failure (usable before
+ * the Check runner starts, where ck_assert cannot report). */
+lq_gguf *tu_open_vector_file(const char *file);
+/* The reference decoding of a quantized tensor of a vector file: its own
+ * "<name>.deq", or for a repacked tensor without one, the decoding of the
+ * tensor it was repacked from (a repack is lossless). NULL if neither. */
+const lq_gguf_tensor *tu_expected_decoding(const lq_gguf *g, const char *name);
+
 /* Is this type selected by $LQ_TEST_TYPES (comma list; unset = all)? */
 int tu_type_selected(const char *type_name);
 
