@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "kernels.h"
+#include "panel.h"
 #include "pool.h"
 
 enum { MAX_THREADS = 256, TILE_ROWS = 16 };
@@ -53,6 +54,17 @@ const lq_dot_kernel *lq_dot_kernel_find(int type) {
 
 typedef enum row_source { ROWS_DIRECT, ROWS_UNPACKED, ROWS_DECODED } row_source;
 
+/* The packed path (panel.h): rows decoded a block at a time into the
+ * integer compute layout, multiplied by the tile micro-kernel. */
+typedef struct panel_plan {
+    const lq_panel_decoder *decoder; /* NULL: the row-kernel paths */
+    lq_panel_decode_fn simd_decode;  /* full chunks, lane order; or NULL */
+    lq_panel_group_decode_fn group_decode; /* an interleaved group's full
+                                              chunks straight from its layout */
+    lq_tile_kernel tile;
+    int64_t chunks;                  /* per row */
+} panel_plan;
+
 typedef struct plan {
     const lq_type_info *info;
     const lq_codec *codec;
@@ -63,6 +75,7 @@ typedef struct plan {
     int64_t group_bytes;         /* stored bytes of one group */
     int64_t row_bytes;           /* bytes of one materialized row */
     int64_t act_bytes;           /* bytes of one activation row */
+    panel_plan panel;
 } plan;
 
 /* The kernel and row source of a type, independent of the shape. */
@@ -114,6 +127,16 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     if (p->row_bytes < 0)
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
+    const int packed_type = p->source == ROWS_DIRECT ? wtype
+                            : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
+    p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
+    if (p->panel.decoder) {
+        p->panel.simd_decode = lq_panel_decode_simd(packed_type, level);
+        if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0)
+            p->panel.group_decode = lq_panel_group_decode_simd(wtype, level);
+        p->panel.tile = lq_tile_kernel_at(level);
+        p->panel.chunks = lq_panel_chunks(ncols);
+    }
     return LQ_OK;
 }
 
@@ -232,12 +255,17 @@ int lq_matmul_ctx_threads(const lq_matmul_ctx *ctx) {
     return ctx ? lq_pool_threads(ctx->pool) : 0;
 }
 
-/* Grow a buffer to at least `need` bytes; contents are not kept. */
+enum { SCRATCH_ALIGN = 64 };
+
+static size_t round_up(size_t n) { return (n + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN; }
+
+/* Grow a 64-byte aligned buffer to at least `need` bytes; contents are not
+ * kept. */
 static bool reserve(void **buf, size_t *capacity, size_t need) {
     if (need <= *capacity)
         return true;
     free(*buf);
-    *buf = malloc(need);
+    *buf = aligned_alloc(SCRATCH_ALIGN, round_up(need));
     *capacity = *buf ? need : 0;
     return *buf != NULL;
 }
@@ -250,7 +278,7 @@ static int reserve_scratch(lq_matmul_ctx *ctx, size_t act_need, size_t tile_need
     int nthreads = lq_pool_threads(ctx->pool);
     for (int t = 0; t < nthreads; t++) {
         free(ctx->scratch[t]);
-        ctx->scratch[t] = malloc(tile_need);
+        ctx->scratch[t] = aligned_alloc(SCRATCH_ALIGN, round_up(tile_need));
     }
     for (int t = 0; t < nthreads; t++)
         if (!ctx->scratch[t]) {
@@ -332,6 +360,109 @@ static void multiply_rows(void *arg, int ithread, int nthreads) {
     }
 }
 
+/* ---- the packed path ----------------------------------------------------- */
+
+enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
+
+/* Rows decoded at a time: one tile's worth when few vectors reuse them,
+ * else as many as fit the budget (so each activation tile is read from
+ * memory once per block). A multiple of the interleave and of the tile. */
+static int64_t panel_block_rows(const plan *p, int64_t n) {
+    const int64_t unit = p->info->interleave > LQ_TILE_ROWS ? p->info->interleave : LQ_TILE_ROWS;
+    if (n <= 2)
+        return unit;
+    int64_t rows = PANEL_BUDGET / (p->panel.chunks * (int64_t)sizeof(lq_panel_chunk)) / unit * unit;
+    return rows < unit ? unit : rows;
+}
+
+static size_t panel_scratch_bytes(const plan *p, int64_t n) {
+    const int64_t rows = panel_block_rows(p, n);
+    size_t bytes = (size_t)(rows * p->panel.chunks) * sizeof(lq_panel_chunk);
+    if (p->source == ROWS_UNPACKED && !p->panel.group_decode)
+        bytes += round_up((size_t)(rows * p->row_bytes));
+    return bytes;
+}
+
+static void quantize_activation_chunks(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    const int64_t chunks = job->p->panel.chunks;
+    int64_t begin, end;
+    split_range(job->n, ithread, nthreads, &begin, &end);
+    for (int64_t j = begin; j < end; j++)
+        lq_act_chunks_quantize(job->x + j * job->ncols, job->ncols,
+                               (lq_act_chunk *)job->ctx->act + j * chunks, job->p->level);
+}
+
+/* Rows [row, row + count) (whole groups) decoded into panel. */
+static void decode_rows(const matmul_job *job, int64_t row, int64_t count, uint8_t *unpacked,
+                        lq_panel_chunk *panel) {
+    const plan *p = job->p;
+    const int64_t chunks = p->panel.chunks, interleave = p->info->interleave;
+    const uint8_t *rows = job->w + row * (p->group_bytes / interleave);
+    if (p->panel.group_decode) {
+        for (int64_t g = 0; g < count / interleave; g++)
+            for (int64_t c = 0; c < chunks; c++)
+                p->panel.group_decode(rows + g * p->group_bytes, job->ncols, c,
+                                      &panel[g * interleave * chunks + c], chunks);
+        return;
+    }
+    if (p->source == ROWS_UNPACKED) {
+        for (int64_t g = 0; g < count / interleave; g++)
+            p->codec->unpack(rows + g * p->group_bytes,
+                             unpacked + g * interleave * p->row_bytes, job->ncols);
+        rows = unpacked;
+    }
+    for (int64_t r = 0; r < count; r++)
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t left = job->ncols - c * LQ_PANEL_K;
+            const int n = left < LQ_PANEL_K ? (int)left : LQ_PANEL_K;
+            lq_panel_chunk *out = &panel[r * chunks + c];
+            if (p->panel.simd_decode && n == LQ_PANEL_K) {
+                p->panel.simd_decode(rows + r * p->row_bytes, c, n, out);
+            } else {
+                p->panel.decoder->decode(rows + r * p->row_bytes, c, n, out);
+                lq_panel_lane_order(out->level);
+            }
+        }
+}
+
+/* Every vector against the decoded rows [row, row + count). */
+static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
+                           const lq_panel_chunk *panel) {
+    const plan *p = job->p;
+    const int64_t chunks = p->panel.chunks;
+    const lq_act_chunk *act = job->ctx->act;
+    for (int64_t v0 = 0; v0 < job->n; v0 += LQ_TILE_VECS) {
+        const int nv = job->n - v0 < LQ_TILE_VECS ? (int)(job->n - v0) : LQ_TILE_VECS;
+        for (int64_t r0 = 0; r0 < count; r0 += LQ_TILE_ROWS) {
+            const int nr = count - r0 < LQ_TILE_ROWS ? (int)(count - r0) : LQ_TILE_ROWS;
+            lq_tile_acc acc;
+            memset(&acc, 0, sizeof acc);
+            p->panel.tile.run(panel + r0 * chunks, chunks, nr, act + v0 * chunks, chunks, nv,
+                              chunks, p->panel.decoder->has_offset, &acc);
+            for (int v = 0; v < nv; v++)
+                for (int r = 0; r < nr; r++)
+                    job->y[(v0 + v) * job->nrows + row + r0 + r] =
+                        p->panel.tile.sum(acc.lane[r][v]);
+        }
+    }
+}
+
+static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    const plan *p = job->p;
+    const int64_t interleave = p->info->interleave, block = panel_block_rows(p, job->n);
+    lq_panel_chunk *panel = job->ctx->scratch[ithread];
+    uint8_t *unpacked = (uint8_t *)panel + block * p->panel.chunks * (int64_t)sizeof(lq_panel_chunk);
+    int64_t begin, end;
+    split_range(job->nrows / interleave, ithread, nthreads, &begin, &end);
+    for (int64_t row = begin * interleave; row < end * interleave; row += block) {
+        const int64_t count = end * interleave - row < block ? end * interleave - row : block;
+        decode_rows(job, row, count, unpacked, panel);
+        multiply_panel(job, row, count, panel);
+    }
+}
+
 int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
               int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y) {
     plan p = {0};
@@ -353,12 +484,21 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
         return LQ_ERR_SRC_TOO_SMALL;
     if (n > INT64_MAX / p.act_bytes || n > INT64_MAX / nrows)
         return LQ_ERR_OVERFLOW;
+    matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
+    if (p.panel.decoder) {
+        const size_t act = (size_t)(n * p.panel.chunks) * sizeof(lq_act_chunk);
+        st = reserve_scratch(ctx, act, panel_scratch_bytes(&p, n));
+        if (st != LQ_OK)
+            return st;
+        lq_pool_run(ctx->pool, quantize_activation_chunks, &job);
+        lq_pool_run(ctx->pool, multiply_rows_packed, &job);
+        return LQ_OK;
+    }
     size_t tile_scratch = p.source == ROWS_DIRECT
                               ? 0 : (size_t)(p.row_bytes * p.info->interleave * tile_groups(&p));
     st = reserve_scratch(ctx, (size_t)(n * p.act_bytes), tile_scratch);
     if (st != LQ_OK)
         return st;
-    matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
     lq_pool_run(ctx->pool, quantize_activations, &job);
     lq_pool_run(ctx->pool, multiply_rows, &job);
     return LQ_OK;

@@ -1,0 +1,136 @@
+/*
+ * The packed compute layout of the integer kernels (BLIS's "packing": one
+ * micro-kernel serves every weight format that can be decoded into it).
+ *
+ * A weight row is cut into chunks of LQ_PANEL_K = 256 weights. A decoder
+ * turns one chunk of one row into an lq_panel_chunk: 256 int8 levels and,
+ * per group of 16 weights, a float scale and a float offset, so that
+ *     weight[i] = scale[i / 16] * level[i] + offset[i / 16].
+ * Every legacy, k-quant and non-linear type fits: its levels are its stored
+ * values minus their bias (or its value table) and its scales and mins are
+ * per 16 or per 32 weights. A short last chunk is padded with level 0.
+ *
+ * Levels are stored in "lane order": byte 64 s + 4 L + j holds weight
+ * 16 L + 4 s + j (s = 0..3, L = 0..15, j = 0..3). Then a 64-byte step s
+ * puts 4 weights of group L in 32-bit lane L, and vpdpbusd over the four
+ * steps adds all 16 weights of a group into one lane: the integer sum of
+ * a group is complete before any float work (one convert and one FMA per
+ * 256 weights and vector, instead of per 64).
+ *
+ * An activation vector is cut the same way into lq_act_chunk: 256 bytes
+ * a + 128 (a the int8 quantization, one scale per 32 values, |a| <= 127,
+ * so the bytes are unsigned for vpdpbusd), the 8 scales, and per 16 values
+ * scale * sum(a) for the weight offsets. Padding has a = 0 and scale 0.
+ *
+ * Chunk dot: sum over 16-groups g of
+ *     scale_w[g] * d_a[g / 2] * sum(level * a) + offset_w[g] * dsum_a[g].
+ * Summation order is the micro-kernel's own, fixed per SIMD level, and the
+ * same for every (row, vector) pair whatever the tile it falls in, so
+ * results do not depend on threads or on how vectors are split.
+ */
+#ifndef LIBQUANT_PANEL_H
+#define LIBQUANT_PANEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+enum { LQ_PANEL_K = 256, LQ_PANEL_GROUPS = LQ_PANEL_K / 16, LQ_ACT_BLOCKS = LQ_PANEL_K / 32 };
+
+typedef struct lq_panel_chunk {
+    int8_t level[LQ_PANEL_K];
+    float scale[LQ_PANEL_GROUPS];
+    float offset[LQ_PANEL_GROUPS];
+} lq_panel_chunk; /* 384 bytes */
+
+typedef struct lq_act_chunk {
+    uint8_t biased[LQ_PANEL_K];  /* a + 128, in lane order */
+    float d[LQ_PANEL_GROUPS];    /* the scale of each 16-group's block of 32 */
+    float dsum[LQ_PANEL_GROUPS]; /* d * sum(a) per 16-group */
+} lq_act_chunk; /* 384 bytes */
+
+/* Decode chunk `chunk` (weights [256 chunk, 256 chunk + count)) of one
+ * stored row (row meta included). */
+typedef void (*lq_panel_decode_fn)(const uint8_t *row, int64_t chunk, int count,
+                                   lq_panel_chunk *out);
+
+typedef struct lq_panel_decoder {
+    int type;
+    bool has_offset;          /* false: offsets are all zero, skip them */
+    lq_panel_decode_fn decode;
+} lq_panel_decoder;
+
+/* Natural order -> lane order, in place (the scalar decoders write natural
+ * order; the driver converts; SIMD decoders write lane order directly). */
+void lq_panel_lane_order(int8_t *level);
+
+/* The scalar decoder of a type (panel_decode.c), or NULL. */
+const lq_panel_decoder *lq_panel_decoder_find(int type);
+/* Its SIMD version (lane order) at `level` or below, or NULL. */
+lq_panel_decode_fn lq_panel_decode_simd(int type, lq_simd_level level);
+
+/* Chunks of a row of ncols values. */
+static inline int64_t lq_panel_chunks(int64_t ncols) {
+    return (ncols + LQ_PANEL_K - 1) / LQ_PANEL_K;
+}
+
+/* Quantize one activation vector (ncols floats, a multiple of 32) into
+ * lq_panel_chunks(ncols) chunks. */
+void lq_act_chunks_quantize(const float *x, int64_t ncols, lq_act_chunk *out,
+                            lq_simd_level level);
+
+/* Tiles of the micro-kernel: up to LQ_TILE_ROWS rows x LQ_TILE_VECS vectors. */
+enum { LQ_TILE_ROWS = 4, LQ_TILE_VECS = 4 };
+
+/* The micro-kernel: for rows r < nr (row r's chunks at w + r * w_stride) and
+ * vectors v < nv (at a + v * a_stride), chunks [0, nchunks) added into the
+ * lane accumulators acc[r][v] (LQ_ACC_LANES floats each, kept between calls
+ * so that a row may be fed chunk by chunk); lq_tile_finish reduces them. */
+enum { LQ_ACC_LANES = 16 };
+typedef struct lq_tile_acc {
+    float lane[LQ_TILE_ROWS][LQ_TILE_VECS][LQ_ACC_LANES];
+} lq_tile_acc;
+
+typedef void (*lq_tile_fn)(const lq_panel_chunk *w, int64_t w_stride, int nr,
+                           const lq_act_chunk *a, int64_t a_stride, int nv,
+                           int64_t nchunks, bool has_offset, lq_tile_acc *acc);
+typedef float (*lq_lanes_sum_fn)(const float *lanes);
+
+typedef struct lq_tile_kernel {
+    lq_tile_fn run;
+    lq_lanes_sum_fn sum; /* the fixed reduction of one accumulator */
+} lq_tile_kernel;
+
+lq_tile_kernel lq_tile_kernel_at(lq_simd_level level);
+
+/* per-level implementations */
+void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
+                    lq_tile_acc *acc);
+float lq_lanes_sum_scalar(const float *lanes);
+void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
+                    lq_tile_acc *acc);
+float lq_lanes_sum_avx512(const float *lanes);
+void lq_act_chunks_quantize_avx512(const float *x, int64_t ncols, lq_act_chunk *out);
+
+/* Decode full chunk `chunk` of every row of one interleaved group straight
+ * from its layout: row k's chunk to out[k * out_stride]. */
+typedef void (*lq_panel_group_decode_fn)(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                         lq_panel_chunk *out, int64_t out_stride);
+
+/* AVX-512 decoders (panel_avx512.c): a base type's (decode) or an
+ * interleaved type's (group) */
+typedef struct lq_panel_simd_decoder {
+    int type;
+    lq_panel_decode_fn decode;
+    lq_panel_group_decode_fn group;
+} lq_panel_simd_decoder;
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512[];
+extern const int lq_panel_decoders_avx512_count;
+
+/* The SIMD group decoder of an interleaved type at `level`, or NULL. */
+lq_panel_group_decode_fn lq_panel_group_decode_simd(int type, lq_simd_level level);
+
+#endif /* LIBQUANT_PANEL_H */

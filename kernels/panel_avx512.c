@@ -1,0 +1,500 @@
+/*
+ * AVX-512 (F, BW, VL, VNNI) micro-kernel of the packed layout (panel.h),
+ * its activation chunks, and decoders that write lane order directly.
+ *
+ * The tile kernel keeps, per (row, vector), one int32 lane per 16-group:
+ * vpdpbusd adds 4 products a lane per 64-byte step, so after the four steps
+ * of a chunk each lane holds its group's exact integer sum; then one
+ * convert and one FMA with scale_w * d_a per (row, vector, chunk). The
+ * bias of the unsigned activations (a + 128) is removed with the weights'
+ * own group sums, computed once per row and chunk for all the vectors.
+ */
+#include "panel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+
+#define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define INLINE static inline __attribute__((always_inline))
+
+AVX512 INLINE void tile_body(const lq_panel_chunk *w, int64_t w_stride,
+                             const lq_act_chunk *a, int64_t a_stride, int64_t nchunks,
+                             bool has_offset, lq_tile_acc *acc, const int nr, const int nv) {
+    __m512 sum[LQ_TILE_ROWS][LQ_TILE_VECS];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++)
+            sum[r][v] = _mm512_loadu_ps(acc->lane[r][v]);
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    for (int64_t c = 0; c < nchunks; c++) {
+        __m512i isum[LQ_TILE_ROWS][LQ_TILE_VECS], wsum[LQ_TILE_ROWS];
+        for (int r = 0; r < nr; r++) {
+            wsum[r] = _mm512_setzero_si512();
+            for (int v = 0; v < nv; v++)
+                isum[r][v] = _mm512_setzero_si512();
+        }
+        for (int s = 0; s < 4; s++) {
+            __m512i act[LQ_TILE_VECS];
+            for (int v = 0; v < nv; v++)
+                act[v] = _mm512_load_si512((const void *)(a[v * a_stride + c].biased + 64 * s));
+            for (int r = 0; r < nr; r++) {
+                const __m512i lv = _mm512_load_si512((const void *)(w[r * w_stride + c].level + 64 * s));
+                wsum[r] = _mm512_dpbusd_epi32(wsum[r], bias, lv);
+                for (int v = 0; v < nv; v++)
+                    isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], act[v], lv);
+            }
+        }
+        for (int r = 0; r < nr; r++) {
+            const lq_panel_chunk *wc = &w[r * w_stride + c];
+            const __m512 scale = _mm512_load_ps(wc->scale);
+            for (int v = 0; v < nv; v++) {
+                const lq_act_chunk *ac = &a[v * a_stride + c];
+                const __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[r][v], wsum[r]));
+                sum[r][v] = _mm512_fmadd_ps(exact, _mm512_mul_ps(scale, _mm512_load_ps(ac->d)),
+                                            sum[r][v]);
+                if (has_offset)
+                    sum[r][v] = _mm512_fmadd_ps(_mm512_load_ps(wc->offset),
+                                                _mm512_load_ps(ac->dsum), sum[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++)
+            _mm512_storeu_ps(acc->lane[r][v], sum[r][v]);
+}
+
+#define TILE(R, V)                                                                        \
+    AVX512 static void tile_##R##x##V(const lq_panel_chunk *w, int64_t ws,                \
+                                      const lq_act_chunk *a, int64_t as, int64_t nc,     \
+                                      bool off, lq_tile_acc *acc) {                      \
+        tile_body(w, ws, a, as, nc, off, acc, R, V);                                     \
+    }
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
+TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
+TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
+TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4)
+
+typedef void (*tile_fixed_fn)(const lq_panel_chunk *, int64_t, const lq_act_chunk *, int64_t,
+                              int64_t, bool, lq_tile_acc *);
+static const tile_fixed_fn tiles[LQ_TILE_ROWS][LQ_TILE_VECS] = {
+    {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
+    {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
+    {tile_3x1, tile_3x2, tile_3x3, tile_3x4},
+    {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
+};
+
+void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
+                    lq_tile_acc *acc) {
+    tiles[nr - 1][nv - 1](w, w_stride, a, a_stride, nchunks, has_offset, acc);
+}
+
+AVX512 float lq_lanes_sum_avx512(const float *lanes) {
+    return _mm512_reduce_add_ps(_mm512_loadu_ps(lanes));
+}
+
+/* ---- activations --------------------------------------------------------- */
+
+/* 32 floats -> 32 int8 (natural order); returns d */
+AVX512 static float quantize_block(const float *x, int8_t *q) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float d = amax / 127.0f;
+    if (!(d > 0.0f)) {
+        memset(q, 0, 32);
+        return 0.0f;
+    }
+    const __m512 dv = _mm512_set1_ps(d), lim = _mm512_set1_ps(127.0f);
+    /* clamp before converting: x / d may pass 127 by an ulp */
+    __m512 y0 = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x0, dv), -lim), lim);
+    __m512 y1 = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x1, dv), -lim), lim);
+    _mm_storeu_si128((__m128i *)(void *)q, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(y0)));
+    _mm_storeu_si128((__m128i *)(void *)(q + 16), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(y1)));
+    return d;
+}
+
+AVX512 void lq_act_chunks_quantize_avx512(const float *x, int64_t ncols, lq_act_chunk *out) {
+    for (int64_t c = 0; c < lq_panel_chunks(ncols); c++, x += LQ_PANEL_K) {
+        const int64_t left = ncols - c * LQ_PANEL_K;
+        const int blocks = left < LQ_PANEL_K ? (int)(left / 32) : LQ_ACT_BLOCKS;
+        int8_t q[LQ_PANEL_K] = {0};
+        float d[LQ_ACT_BLOCKS] = {0};
+        for (int k = 0; k < blocks; k++)
+            d[k] = quantize_block(x + 32 * k, q + 32 * k);
+        lq_act_chunk *o = &out[c];
+        for (int g = 0; g < LQ_PANEL_GROUPS; g++) {
+            int s = 0;
+            for (int i = 0; i < 16; i++)
+                s += q[16 * g + i];
+            o->d[g] = d[g / 2];
+            o->dsum[g] = d[g / 2] * (float)s;
+        }
+        lq_panel_lane_order(q);
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
+        for (int s = 0; s < 4; s++)
+            _mm512_store_si512((void *)(o->biased + 64 * s),
+                               _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + 64 * s)), flip));
+    }
+}
+
+/* ---- decoders -------------------------------------------------------------
+ * Each writes lane order: step s, lane L = dword s of group L. Only full
+ * chunks come here (the driver decodes a short last chunk with the scalar
+ * decoder). */
+
+static float half_at(const uint8_t *p) { return lq_half_to_float(lq_load_u16(p)); }
+
+AVX512 INLINE __m512i lane_index(int step, int per_group_stride, int parity_stride) {
+    /* dword index of (group L, step) in a pair of source registers */
+    int idx[16];
+    for (int lane = 0; lane < 16; lane++)
+        idx[lane] = per_group_stride * (lane / 2) + parity_stride * (lane & 1) + step;
+    return _mm512_loadu_si512((const void *)idx);
+}
+
+/* f16 scales of 8 blocks `stride` bytes apart, each repeated for the two
+ * 16-groups of its block */
+AVX512 INLINE __m512 block_scales(const uint8_t *first, int stride) {
+    /* eight scalar loads: a gather is several times slower on Zen 4 */
+    const __m128i h = _mm_setr_epi16(
+        (short)lq_load_u16(first), (short)lq_load_u16(first + stride),
+        (short)lq_load_u16(first + 2 * stride), (short)lq_load_u16(first + 3 * stride),
+        (short)lq_load_u16(first + 4 * stride), (short)lq_load_u16(first + 5 * stride),
+        (short)lq_load_u16(first + 6 * stride), (short)lq_load_u16(first + 7 * stride));
+    const __m512 eight = _mm512_castps256_ps512(_mm256_cvtph_ps(h));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+                                 eight);
+}
+
+AVX512 INLINE void store_scales(lq_panel_chunk *out, __m512 scale) {
+    _mm512_store_ps(out->scale, scale);
+    _mm512_store_ps(out->offset, _mm512_setzero_ps());
+}
+
+/* 8 blocks of 16 nibble bytes (`stride` apart, quants at +qs_offset) as
+ * lane-order 4-bit values: group 2k = low nibbles of block k, 2k+1 high;
+ * `table` maps them (vpshufb) or is NULL, `bias` is subtracted */
+AVX512 INLINE void nibble_blocks(const uint8_t *first, int stride, int qs_offset,
+                                 const __m512i *table, int bias, lq_panel_chunk *out) {
+    __m512i src[2];
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *b = first + 4 * h * stride + qs_offset;
+        __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)b));
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(b + stride)), 1);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(b + 2 * stride)), 2);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(b + 3 * stride)), 3);
+        src[h] = z;
+    }
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    const __m512i low4 = _mm512_set1_epi8(15), b8 = _mm512_set1_epi8((char)bias);
+    for (int s = 0; s < 4; s++) {
+        __m512i v = _mm512_permutex2var_epi32(src[0], lane_index(s, 4, 0), src[1]);
+        v = _mm512_and_si512(_mm512_srlv_epi32(v, shift), low4);
+        v = table ? _mm512_shuffle_epi8(*table, v) : _mm512_sub_epi8(v, b8);
+        _mm512_store_si512((void *)(out->level + 64 * s), v);
+    }
+}
+
+AVX512 INLINE __m512i spread_pairs(__m256i in);
+
+AVX512 INLINE __m512i iq4nl_table(void) {
+    return _mm512_broadcast_i32x4(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13,
+                                                25, 38, 53, 69, 89, 113));
+}
+
+AVX512 static void decode_q4_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 18;
+    nibble_blocks(b, 18, 2, NULL, 8, out);
+    store_scales(out, block_scales(b, 18));
+    (void)count;
+}
+
+AVX512 static void decode_iq4_nl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 18;
+    const __m512i table = iq4nl_table();
+    nibble_blocks(b, 18, 2, &table, 0, out);
+    store_scales(out, block_scales(b, 18));
+    (void)count;
+}
+
+/* q8_0: two blocks' 32 quants per register; step s needs dword s and
+ * s + 4 of each block: two permutes give steps s, s + 1 of lanes 0-7 and
+ * 8-15, two 128-bit shuffles put them together */
+AVX512 static void decode_q8_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 34;
+    __m512i src[4];
+    for (int p = 0; p < 4; p++) {
+        const uint8_t *q = b + 2 * p * 34 + 2;
+        src[p] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)q)),
+            _mm256_loadu_si256((const __m256i *)(const void *)(q + 34)), 1);
+    }
+    for (int s = 0; s < 4; s += 2) {
+        /* lanes 0-7: step s of groups 0-7 (blocks 0-3), lanes 8-15: step s+1 */
+        int idx[16];
+        for (int lane = 0; lane < 16; lane++) {
+            int g = lane % 8, step = s + lane / 8;
+            idx[lane] = 8 * (g / 2) + 4 * (g & 1) + step;
+        }
+        const __m512i ix = _mm512_loadu_si512((const void *)idx);
+        const __m512i lo = _mm512_permutex2var_epi32(src[0], ix, src[1]);
+        const __m512i hi = _mm512_permutex2var_epi32(src[2], ix, src[3]);
+        _mm512_store_si512((void *)(out->level + 64 * s), _mm512_shuffle_i64x2(lo, hi, 0x44));
+        _mm512_store_si512((void *)(out->level + 64 * (s + 1)), _mm512_shuffle_i64x2(lo, hi, 0xEE));
+    }
+    store_scales(out, block_scales(b, 34));
+    (void)count;
+}
+
+/* q4_K / q5_K: eight 6-bit scales and mins in 12 bytes, unpacked four at a
+ * time in 32-bit words, then spread to the two 16-groups of each 32 */
+AVX512 INLINE void k4_scales(const uint8_t *in, float d, float dmin, lq_panel_chunk *out) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, in, 4);
+    memcpy(&u1, in + 4, 4);
+    memcpy(&u2, in + 8, 4);
+    const uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4;
+    const uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4;
+    const __m512 both = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+        _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi)));
+    const __m512i spread = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    _mm512_store_ps(out->scale, _mm512_mul_ps(_mm512_set1_ps(d), _mm512_permutexvar_ps(spread, both)));
+    _mm512_store_ps(out->offset,
+                    _mm512_mul_ps(_mm512_set1_ps(-dmin),
+                                  _mm512_permutexvar_ps(_mm512_add_epi32(spread, _mm512_set1_epi32(8)), both)));
+}
+
+/* q4_K: quarter t of 64 weights is 32 bytes, low nibbles weights 0-31,
+ * high 32-63: group g = 4t + u takes bytes 16 (u & 1) .. of quarter t,
+ * shifted by 4 (u >> 1) */
+AVX512 static void decode_q4_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 144;
+    const __m512i src0 = _mm512_loadu_si512((const void *)(w + 16));
+    const __m512i src1 = _mm512_loadu_si512((const void *)(w + 80));
+    const __m512i shift = _mm512_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4);
+    const __m512i low4 = _mm512_set1_epi8(15);
+    for (int s = 0; s < 4; s++) {
+        int idx[16];
+        for (int g = 0; g < 16; g++)
+            idx[g] = 8 * (g / 4) + 4 * (g & 1) + s;
+        __m512i v = _mm512_permutex2var_epi32(src0, _mm512_loadu_si512((const void *)idx), src1);
+        v = _mm512_and_si512(_mm512_srlv_epi32(v, shift), low4);
+        _mm512_store_si512((void *)(out->level + 64 * s), v);
+    }
+    k4_scales(w + 4, half_at(w), half_at(w + 2), out);
+    (void)count;
+}
+
+/* q5_K: q4_K's nibbles plus a fifth bit: weight j's is bit j / 32 of qh
+ * byte j % 32, so group g's dword s is qh dword 4 (g & 1) + s shifted by
+ * g / 2 */
+AVX512 static void decode_q5_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 176;
+    const __m512i src0 = _mm512_loadu_si512((const void *)(w + 48));
+    const __m512i src1 = _mm512_loadu_si512((const void *)(w + 112));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 16)));
+    const __m512i shift = _mm512_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4);
+    const __m512i hshift = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i low4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+    for (int s = 0; s < 4; s++) {
+        int idx[16], hidx[16];
+        for (int g = 0; g < 16; g++) {
+            idx[g] = 8 * (g / 4) + 4 * (g & 1) + s;
+            hidx[g] = 4 * (g & 1) + s;
+        }
+        __m512i v = _mm512_permutex2var_epi32(src0, _mm512_loadu_si512((const void *)idx), src1);
+        v = _mm512_and_si512(_mm512_srlv_epi32(v, shift), low4);
+        __m512i h = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)hidx), qh);
+        h = _mm512_slli_epi32(_mm512_and_si512(_mm512_srlv_epi32(h, hshift), one), 4);
+        _mm512_store_si512((void *)(out->level + 64 * s), _mm512_or_si512(v, h));
+    }
+    k4_scales(w + 4, half_at(w), half_at(w + 2), out);
+    (void)count;
+}
+
+/* q6_K: half h (128 weights), quarter t (32), sub u (16): group g = 8h +
+ * 2t + u; low 4 bits from ql byte 64h + 32(t & 1) + 16u + l shifted by
+ * 4 (t >> 1); high 2 bits from qh byte 32h + 16u + l shifted by 2t */
+AVX512 static void decode_q6_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 210;
+    const __m512i ql0 = _mm512_loadu_si512((const void *)w);
+    const __m512i ql1 = _mm512_loadu_si512((const void *)(w + 64));
+    const __m512i qh = _mm512_loadu_si512((const void *)(w + 128));
+    int lo_shift[16], hi_shift[16];
+    for (int g = 0; g < 16; g++) {
+        const int t = (g % 8) / 2;
+        lo_shift[g] = 4 * (t >> 1);
+        hi_shift[g] = 2 * t;
+    }
+    const __m512i lsh = _mm512_loadu_si512((const void *)lo_shift);
+    const __m512i hsh = _mm512_loadu_si512((const void *)hi_shift);
+    const __m512i low4 = _mm512_set1_epi8(15), two = _mm512_set1_epi8(3), b32 = _mm512_set1_epi8(32);
+    for (int s = 0; s < 4; s++) {
+        int li[16], hi[16];
+        for (int g = 0; g < 16; g++) {
+            const int h = g / 8, t = (g % 8) / 2, u = g & 1;
+            li[g] = 16 * h + 8 * (t & 1) + 4 * u + s;
+            hi[g] = 8 * h + 4 * u + s;
+        }
+        __m512i lo = _mm512_permutex2var_epi32(ql0, _mm512_loadu_si512((const void *)li), ql1);
+        lo = _mm512_and_si512(_mm512_srlv_epi32(lo, lsh), low4);
+        __m512i up = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)hi), qh);
+        up = _mm512_slli_epi32(_mm512_and_si512(_mm512_srlv_epi32(up, hsh), two), 4);
+        _mm512_store_si512((void *)(out->level + 64 * s), _mm512_sub_epi8(_mm512_or_si512(lo, up), b32));
+    }
+    const __m512 d = _mm512_set1_ps(half_at(w + 208));
+    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(w + 192)));
+    store_scales(out, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));
+    (void)count;
+}
+
+AVX512 static void decode_iq4_xs(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 136;
+    const __m512i table = iq4nl_table();
+    nibble_blocks(w + 8, 16, 0, &table, 0, out);
+    const unsigned scales_h = lq_load_u16(w + 2);
+    const __m256i ls = _mm256_setr_epi32(
+        (w[4] & 15) | (scales_h & 3) << 4, (w[4] >> 4) | (scales_h >> 2 & 3) << 4,
+        (w[5] & 15) | (scales_h >> 4 & 3) << 4, (w[5] >> 4) | (scales_h >> 6 & 3) << 4,
+        (w[6] & 15) | (scales_h >> 8 & 3) << 4, (w[6] >> 4) | (scales_h >> 10 & 3) << 4,
+        (w[7] & 15) | (scales_h >> 12 & 3) << 4, (w[7] >> 4) | (scales_h >> 14 & 3) << 4);
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_sub_epi32(spread_pairs(ls), _mm512_set1_epi32(32)));
+    store_scales(out, _mm512_mul_ps(_mm512_set1_ps(half_at(w)), sc));
+    (void)count;
+}
+
+/* ---- interleaved groups ----------------------------------------------------
+ * q4_0_r8 and q8_0_r8 store, per block column of 8 rows, the 8 scales, then
+ * 4-byte pieces of the rows' quants side by side (row k's piece at 4k): a
+ * 64-byte step of one row gathers one piece from each of 8 columns, which
+ * is an 8 x 8 transpose of dwords. */
+
+/* in[b] = dwords k = 0..7 of column b; returns row k = dwords b = 0..7 */
+AVX512 INLINE void transpose8x8(const __m256i in[8], __m256i out[8]) {
+    __m512i z[4], p[4], q[4];
+    for (int i = 0; i < 4; i++)
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(in[2 * i]), in[2 * i + 1], 1);
+    /* p: columns 0-3 (from z0, z1) for rows 0-3 (p0) and 4-7 (p1); q: 4-7 */
+    int lo[16], hi[16];
+    for (int i = 0; i < 16; i++) {
+        const int k = i / 4, b = i % 4; /* lane i: row k, column b */
+        lo[i] = 8 * b + k;
+        hi[i] = 8 * b + k + 4;
+    }
+    const __m512i ilo = _mm512_loadu_si512((const void *)lo), ihi = _mm512_loadu_si512((const void *)hi);
+    p[0] = _mm512_permutex2var_epi32(z[0], ilo, z[1]);
+    p[1] = _mm512_permutex2var_epi32(z[0], ihi, z[1]);
+    q[0] = _mm512_permutex2var_epi32(z[2], ilo, z[3]);
+    q[1] = _mm512_permutex2var_epi32(z[2], ihi, z[3]);
+    /* rows k, k+1: [p row k | q row k | p row k+1 | q row k+1] */
+    int ij[2][16];
+    for (int pair = 0; pair < 2; pair++)
+        for (int i = 0; i < 16; i++) {
+            const int k = 2 * pair + i / 8, b = i % 8;
+            ij[pair][i] = b < 4 ? 4 * k + b : 16 + 4 * k + (b - 4);
+        }
+    const __m512i j0 = _mm512_loadu_si512((const void *)ij[0]), j1 = _mm512_loadu_si512((const void *)ij[1]);
+    for (int h = 0; h < 2; h++) {
+        const __m512i r01 = _mm512_permutex2var_epi32(p[h], j0, q[h]);
+        const __m512i r23 = _mm512_permutex2var_epi32(p[h], j1, q[h]);
+        out[4 * h + 0] = _mm512_castsi512_si256(r01);
+        out[4 * h + 1] = _mm512_extracti64x4_epi64(r01, 1);
+        out[4 * h + 2] = _mm512_castsi512_si256(r23);
+        out[4 * h + 3] = _mm512_extracti64x4_epi64(r23, 1);
+    }
+}
+
+/* the next chunk of a group is read in a strided order: fetch it early */
+INLINE void prefetch_next(const uint8_t *next, int bytes) {
+    for (int off = 0; off < bytes; off += 64)
+        _mm_prefetch((const char *)(next + off), _MM_HINT_T0);
+}
+
+/* each of 8 dwords twice: lane L = in[L / 2] */
+AVX512 INLINE __m512i spread_pairs(__m256i in) {
+    return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+                                    _mm512_castsi256_si512(in));
+}
+
+/* the f16 scales of 8 rows x 8 columns (column b at first + b * stride) */
+AVX512 INLINE void group_scales(const uint8_t *first, int stride, lq_panel_chunk *out,
+                                int64_t out_stride) {
+    __m256i cols[8], rows[8];
+    for (int b = 0; b < 8; b++)
+        cols[b] = _mm256_castps_si256(
+            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(first + b * stride))));
+    transpose8x8(cols, rows);
+    for (int k = 0; k < 8; k++)
+        store_scales(&out[k * out_stride], _mm512_castsi512_ps(spread_pairs(rows[k])));
+}
+
+enum { Q4_0_R8_COLUMN = 8 * 18, Q8_0_R8_COLUMN = 8 * 34 };
+
+AVX512 static void group_q4_0_r8(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                 lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *first = group + chunk * 8 * Q4_0_R8_COLUMN;
+    if ((chunk + 1) * LQ_PANEL_K < ncols)
+        prefetch_next(first + 8 * Q4_0_R8_COLUMN, 8 * Q4_0_R8_COLUMN);
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    const __m512i low4 = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
+    for (int s = 0; s < 4; s++) {
+        __m256i cols[8], rows[8];
+        for (int b = 0; b < 8; b++)
+            cols[b] = _mm256_loadu_si256(
+                (const __m256i *)(const void *)(first + b * Q4_0_R8_COLUMN + 16 + 32 * s));
+        transpose8x8(cols, rows);
+        for (int k = 0; k < 8; k++) {
+            __m512i v = _mm512_and_si512(_mm512_srlv_epi32(spread_pairs(rows[k]), shift), low4);
+            _mm512_store_si512((void *)(out[k * out_stride].level + 64 * s), _mm512_sub_epi8(v, eight));
+        }
+    }
+    group_scales(first, Q4_0_R8_COLUMN, out, out_stride);
+}
+
+/* q8_0_r8: piece l + 4h of a row's 32 quants at 16 + 32 l + 128 h */
+AVX512 static void group_q8_0_r8(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                 lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *first = group + chunk * 8 * Q8_0_R8_COLUMN;
+    if ((chunk + 1) * LQ_PANEL_K < ncols)
+        prefetch_next(first + 8 * Q8_0_R8_COLUMN, 8 * Q8_0_R8_COLUMN);
+    int mix[16];
+    for (int lane = 0; lane < 16; lane++)
+        mix[lane] = lane / 2 + 16 * (lane & 1);
+    const __m512i imix = _mm512_loadu_si512((const void *)mix);
+    for (int s = 0; s < 4; s++) {
+        __m256i half[2][8];
+        for (int h = 0; h < 2; h++) {
+            __m256i cols[8];
+            for (int b = 0; b < 8; b++)
+                cols[b] = _mm256_loadu_si256((const __m256i *)(const void *)(
+                    first + b * Q8_0_R8_COLUMN + 16 + 32 * s + 128 * h));
+            transpose8x8(cols, half[h]);
+        }
+        for (int k = 0; k < 8; k++)
+            _mm512_store_si512((void *)(out[k * out_stride].level + 64 * s),
+                               _mm512_permutex2var_epi32(_mm512_castsi256_si512(half[0][k]), imix,
+                                                         _mm512_castsi256_si512(half[1][k])));
+    }
+    group_scales(first, Q8_0_R8_COLUMN, out, out_stride);
+}
+
+const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
+    {LQ_TYPE_Q8_0, decode_q8_0, NULL},     {LQ_TYPE_Q4_0, decode_q4_0, NULL},
+    {LQ_TYPE_IQ4_NL, decode_iq4_nl, NULL}, {LQ_TYPE_Q4_K, decode_q4_K, NULL},
+    {LQ_TYPE_Q5_K, decode_q5_K, NULL},     {LQ_TYPE_Q6_K, decode_q6_K, NULL},
+    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL}, {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8},
+    {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8},
+};
+const int lq_panel_decoders_avx512_count =
+    (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);
+
+#else /* not x86 */
+
+const lq_panel_simd_decoder lq_panel_decoders_avx512[1] = {{-1, NULL, NULL}};
+const int lq_panel_decoders_avx512_count = 0;
+
+#endif
