@@ -363,6 +363,7 @@ static void multiply_rows(void *arg, int ithread, int nthreads) {
 /* ---- the packed path ----------------------------------------------------- */
 
 enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
+enum { VEC_TILE = LQ_TILE_VECS };
 
 /* Rows decoded at a time: one tile's worth when few vectors reuse them,
  * else as many as fit the budget (so each activation tile is read from
@@ -432,8 +433,8 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
     const plan *p = job->p;
     const int64_t chunks = p->panel.chunks;
     const lq_act_chunk *act = job->ctx->act;
-    for (int64_t v0 = 0; v0 < job->n; v0 += LQ_TILE_VECS) {
-        const int nv = job->n - v0 < LQ_TILE_VECS ? (int)(job->n - v0) : LQ_TILE_VECS;
+    for (int64_t v0 = 0; v0 < job->n; v0 += VEC_TILE) {
+        const int nv = job->n - v0 < VEC_TILE ? (int)(job->n - v0) : VEC_TILE;
         for (int64_t r0 = 0; r0 < count; r0 += LQ_TILE_ROWS) {
             const int nr = count - r0 < LQ_TILE_ROWS ? (int)(count - r0) : LQ_TILE_ROWS;
             lq_tile_acc acc;

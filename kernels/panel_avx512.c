@@ -367,6 +367,82 @@ AVX512 static void decode_iq4_xs(const uint8_t *row, int64_t chunk, int count, l
     (void)count;
 }
 
+/* q4_1: levels 0..15 with a per-block offset m (d, m, qs) */
+AVX512 static void decode_q4_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 20;
+    nibble_blocks(b, 20, 4, NULL, 0, out);
+    _mm512_store_ps(out->scale, block_scales(b, 20));
+    _mm512_store_ps(out->offset, block_scales(b + 2, 20));
+    (void)count;
+}
+
+/* mxfp4: doubled value table; scale 2^(e - 128) from the E8M0 byte e: the
+ * bits e << 23 are 2^(e - 127) (halved exactly, down to the subnormal
+ * 2^-127), except e = 0 (2^-128) and e = 255 (2^127) */
+AVX512 static void decode_mxfp4(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 17;
+    const __m512i table = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+    nibble_blocks(b, 17, 1, &table, 0, out);
+    const __m256i e8 = _mm256_setr_epi32(b[0], b[17], b[34], b[51], b[68], b[85], b[102], b[119]);
+    const __m512i e = spread_pairs(e8);
+    __m512 scale = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(e, 23)), _mm512_set1_ps(0.5f));
+    scale = _mm512_mask_mov_ps(scale, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()),
+                               _mm512_set1_ps(0x1p-128f));
+    scale = _mm512_mask_mov_ps(scale, _mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(255)),
+                               _mm512_set1_ps(0x1p127f));
+    store_scales(out, scale);
+    (void)count;
+}
+
+/* q5_0 / q5_1: the fifth bit of weight j is bit j of the block's 32-bit qh;
+ * lane L of step s holds weights 16 (L & 1) + 4 s + j of block L / 2, so
+ * its 4 bits are qh >> (16 (L & 1) + 4 s), spread to bytes by a test */
+AVX512 INLINE void fifth_bits(const uint8_t *first_qh, int stride, lq_panel_chunk *out) {
+    uint32_t qh[8];
+    for (int k = 0; k < 8; k++)
+        memcpy(&qh[k], first_qh + k * stride, 4);
+    const __m512i bits = spread_pairs(_mm256_setr_epi32((int)qh[0], (int)qh[1], (int)qh[2], (int)qh[3],
+                                                        (int)qh[4], (int)qh[5], (int)qh[6], (int)qh[7]));
+    const __m512i half = _mm512_setr_epi32(0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16);
+    const __m512i low_byte = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m512i which = _mm512_set1_epi32(0x08040201);
+    for (int s = 0; s < 4; s++) {
+        const __m512i t = _mm512_srlv_epi32(bits, _mm512_add_epi32(half, _mm512_set1_epi32(4 * s)));
+        const __m512i spread = _mm512_and_si512(_mm512_shuffle_epi8(t, low_byte), which);
+        const __mmask64 set = _mm512_test_epi8_mask(spread, spread);
+        __m512i v = _mm512_load_si512((const void *)(out->level + 64 * s));
+        v = _mm512_mask_add_epi8(v, set, v, _mm512_set1_epi8(16));
+        _mm512_store_si512((void *)(out->level + 64 * s), v);
+    }
+}
+
+AVX512 INLINE void subtract_levels(lq_panel_chunk *out, int bias) {
+    for (int s = 0; s < 4; s++) {
+        __m512i v = _mm512_load_si512((const void *)(out->level + 64 * s));
+        _mm512_store_si512((void *)(out->level + 64 * s), _mm512_sub_epi8(v, _mm512_set1_epi8((char)bias)));
+    }
+}
+
+AVX512 static void decode_q5_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 22;
+    nibble_blocks(b, 22, 6, NULL, 0, out);
+    fifth_bits(b + 2, 22, out);
+    subtract_levels(out, 16);
+    store_scales(out, block_scales(b, 22));
+    (void)count;
+}
+
+AVX512 static void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 24;
+    nibble_blocks(b, 24, 8, NULL, 0, out);
+    fifth_bits(b + 4, 24, out);
+    _mm512_store_ps(out->scale, block_scales(b, 24));
+    _mm512_store_ps(out->offset, block_scales(b + 2, 24));
+    (void)count;
+}
+
 /* ---- interleaved groups ----------------------------------------------------
  * q4_0_r8 and q8_0_r8 store, per block column of 8 rows, the 8 scales, then
  * 4-byte pieces of the rows' quants side by side (row k's piece at 4k): a
@@ -487,7 +563,9 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
     {LQ_TYPE_IQ4_NL, decode_iq4_nl, NULL}, {LQ_TYPE_Q4_K, decode_q4_K, NULL},
     {LQ_TYPE_Q5_K, decode_q5_K, NULL},     {LQ_TYPE_Q6_K, decode_q6_K, NULL},
     {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL}, {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8},
-    {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8},
+    {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8}, {LQ_TYPE_Q4_1, decode_q4_1, NULL},
+    {LQ_TYPE_MXFP4, decode_mxfp4, NULL},   {LQ_TYPE_Q5_0, decode_q5_0, NULL},
+    {LQ_TYPE_Q5_1, decode_q5_1, NULL},
 };
 const int lq_panel_decoders_avx512_count =
     (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);

@@ -12,6 +12,9 @@
  *     product of the decoded weights at most 1e-6 (f32) or 8e-3 (every
  *     other type), on random data of many shapes (whole and partial
  *     chunks, odd row counts, every interleave, n = 1, 2, 7, 16 and 300);
+ *   - the AVX-512 panel decoders write the same bytes as the scalar ones
+ *     followed by the lane-order permutation (interleaved groups against
+ *     their unpacked base rows);
  *   - the Q8_32 activation quantization gives the same bits in SIMD as in
  *     scalar code on odd inputs (zeros, subnormals, huge values, ties);
  *   - shapes: ncols not a multiple of the block size and nrows not a
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "panel.h"
 #include "quant_kernels.h"
 #include "testutil.h"
 
@@ -347,6 +351,63 @@ START_TEST(test_levels_accuracy) {
 }
 END_TEST
 
+/* ---- SIMD decoders equal the scalar ones ---------------------------------- */
+
+static void check_same_panel(const lq_panel_chunk *want, const lq_panel_chunk *got,
+                             const char *type, int64_t row, int64_t chunk) {
+    ck_assert_msg(memcmp(want->level, got->level, sizeof want->level) == 0,
+                  "%s row %lld chunk %lld: levels differ", type, (long long)row, (long long)chunk);
+    ck_assert_msg(memcmp(want->scale, got->scale, sizeof want->scale) == 0,
+                  "%s row %lld chunk %lld: scales differ", type, (long long)row, (long long)chunk);
+    ck_assert_msg(memcmp(want->offset, got->offset, sizeof want->offset) == 0,
+                  "%s row %lld chunk %lld: offsets differ", type, (long long)row,
+                  (long long)chunk);
+}
+
+START_TEST(test_panel_decoders) {
+    const lq_panel_simd_decoder *d = &lq_panel_decoders_avx512[_i];
+    const lq_type_info *info = lq_type_get(d->type);
+    const int base = d->group ? info->base_type : d->type;
+    const int64_t rows = 2 * info->interleave, cols = 4 * LQ_PANEL_K, chunks = 4;
+    tu_rng rng = {0xdec0de00u + (uint64_t)d->type};
+    void *w = random_weights(d->type, rows, cols, &rng);
+    ck_assert_ptr_nonnull(w);
+    const int64_t size = lq_tensor_size(d->type, rows, cols);
+    const int64_t base_size = lq_tensor_size(base, rows, cols), base_row = lq_row_size(base, cols);
+    uint8_t *base_rows = xmalloc((size_t)base_size);
+    if (d->group)
+        ck_assert_int_eq(lq_unpack_rows(d->type, w, (size_t)size, rows, cols, base_rows,
+                                        (size_t)base_size), LQ_OK);
+    else
+        memcpy(base_rows, w, (size_t)size);
+    lq_panel_chunk *want = aligned_alloc(64, (size_t)(rows * chunks) * sizeof *want);
+    lq_panel_chunk *got = aligned_alloc(64, (size_t)(rows * chunks) * sizeof *got);
+    ck_assert(want && got);
+    const lq_panel_decoder *scalar = lq_panel_decoder_find(base);
+    ck_assert_ptr_nonnull(scalar);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < chunks; c++) {
+            scalar->decode(base_rows + r * base_row, c, LQ_PANEL_K, &want[r * chunks + c]);
+            lq_panel_lane_order(want[r * chunks + c].level);
+            if (!d->group)
+                d->decode(base_rows + r * base_row, c, LQ_PANEL_K, &got[r * chunks + c]);
+        }
+    if (d->group) {
+        const int64_t group_bytes = lq_row_size(d->type, cols) * info->interleave;
+        for (int64_t g = 0; g < rows / info->interleave; g++)
+            for (int64_t c = 0; c < chunks; c++)
+                d->group((const uint8_t *)w + g * group_bytes, cols, c,
+                         &got[g * info->interleave * chunks + c], chunks);
+    }
+    for (int64_t i = 0; i < rows * chunks; i++)
+        check_same_panel(&want[i], &got[i], info->name, i / chunks, i % chunks);
+    free(want);
+    free(got);
+    free(base_rows);
+    free(w);
+}
+END_TEST
+
 START_TEST(test_simd_activations) {
     enum { COLS = 32 * 12 };
     static float x[COLS];
@@ -529,6 +590,8 @@ static Suite *kernels_suite(void) {
         tcase_add_test(tc, test_simd_activations);
         tcase_add_test(tc, test_simd_halves);
         tcase_add_loop_test(tc, test_levels_accuracy, 0, type_case_count);
+        if (lq_simd_level_default() >= LQ_SIMD_AVX512)
+            tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_decoders_avx512_count);
         suite_add_tcase(s, tc);
         tc = tcase_create("bad_shapes");
         tcase_add_loop_test(tc, test_bad_shapes, 0, type_case_count);
