@@ -5,13 +5,16 @@
  * cost ~16 us in a VM, so never per call.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_bf16.h"
 #include "kernels.h"
 
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 static lq_simd_level detected_level; /* written once under level_once */
+static bool detected_bf16;           /* likewise */
 
 static lq_simd_level cpu_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,6 +46,12 @@ static lq_simd_level env_limit(void) {
 static void detect_level(void) {
     lq_simd_level cpu = cpu_level(), limit = env_limit();
     detected_level = cpu < limit ? cpu : limit;
+    detected_bf16 = detected_level >= LQ_SIMD_AVX512 && lq_bf16_gemm_available();
+}
+
+bool lq_simd_bf16(void) {
+    pthread_once(&level_once, detect_level);
+    return detected_bf16;
 }
 
 lq_simd_level lq_simd_level_default(void) {

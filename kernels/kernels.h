@@ -64,6 +64,8 @@ typedef enum lq_simd_level {
 /* The best level of this CPU, lowered by the environment variable
  * LQ_KERNELS=scalar|avx2; detected once per process (pthread_once). */
 lq_simd_level lq_simd_level_default(void);
+/* AVX-512 BF16 is there and the default level is AVX512 (gemm_bf16.c). */
+_Bool lq_simd_bf16(void);
 /* The row dot of `type` at `level`: its SIMD version when one exists at that
  * level or below, else `scalar`. */
 lq_row_dot_fn lq_simd_row_dot(int type, lq_simd_level level, lq_row_dot_fn scalar);

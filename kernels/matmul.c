@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 #include "panel.h"
 #include "pool.h"
@@ -76,6 +77,7 @@ typedef struct plan {
     int64_t row_bytes;           /* bytes of one materialized row */
     int64_t act_bytes;           /* bytes of one activation row */
     panel_plan panel;
+    bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
 } plan;
 
 /* The kernel and row source of a type, independent of the shape. */
@@ -127,6 +129,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     if (p->row_bytes < 0)
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
+    p->bf16_gemm = wtype == LQ_TYPE_BF16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
     const int packed_type = p->source == ROWS_DIRECT ? wtype
                             : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
@@ -360,6 +363,26 @@ static void multiply_rows(void *arg, int ithread, int nthreads) {
     }
 }
 
+/* ---- bf16 with AVX-512 BF16 ---------------------------------------------- */
+
+static void bf16_activations(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    const int64_t padded = lq_bf16_padded_cols(job->ncols);
+    int64_t begin, end;
+    split_range(job->n, ithread, nthreads, &begin, &end);
+    for (int64_t j = begin; j < end; j++)
+        lq_bf16_activations(job->x + j * job->ncols, job->ncols,
+                            (uint16_t *)job->ctx->act + j * padded);
+}
+
+static void bf16_multiply(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    int64_t begin, end;
+    split_range(job->nrows, ithread, nthreads, &begin, &end);
+    lq_bf16_rows((const uint16_t *)(const void *)job->w, job->ncols, begin, end - begin,
+                 job->ctx->act, job->n, job->y, job->nrows);
+}
+
 /* ---- the packed path ----------------------------------------------------- */
 
 enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
@@ -437,14 +460,9 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
         const int nv = job->n - v0 < VEC_TILE ? (int)(job->n - v0) : VEC_TILE;
         for (int64_t r0 = 0; r0 < count; r0 += LQ_TILE_ROWS) {
             const int nr = count - r0 < LQ_TILE_ROWS ? (int)(count - r0) : LQ_TILE_ROWS;
-            lq_tile_acc acc;
-            memset(&acc, 0, sizeof acc);
             p->panel.tile.run(panel + r0 * chunks, chunks, nr, act + v0 * chunks, chunks, nv,
-                              chunks, p->panel.decoder->has_offset, &acc);
-            for (int v = 0; v < nv; v++)
-                for (int r = 0; r < nr; r++)
-                    job->y[(v0 + v) * job->nrows + row + r0 + r] =
-                        p->panel.tile.sum(acc.lane[r][v]);
+                              chunks, p->panel.decoder->has_offset,
+                              job->y + v0 * job->nrows + row + r0, job->nrows);
         }
     }
 }
@@ -486,6 +504,15 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
     if (n > INT64_MAX / p.act_bytes || n > INT64_MAX / nrows)
         return LQ_ERR_OVERFLOW;
     matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
+    if (p.bf16_gemm) {
+        const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
+        st = reserve_scratch(ctx, act, 0);
+        if (st != LQ_OK)
+            return st;
+        lq_pool_run(ctx->pool, bf16_activations, &job);
+        lq_pool_run(ctx->pool, bf16_multiply, &job);
+        return LQ_OK;
+    }
     if (p.panel.decoder) {
         const size_t act = (size_t)(n * p.panel.chunks) * sizeof(lq_act_chunk);
         st = reserve_scratch(ctx, act, panel_scratch_bytes(&p, n));

@@ -84,35 +84,25 @@ void lq_act_chunks_quantize(const float *x, int64_t ncols, lq_act_chunk *out,
 enum { LQ_TILE_ROWS = 4, LQ_TILE_VECS = 4 };
 
 /* The micro-kernel: for rows r < nr (row r's chunks at w + r * w_stride) and
- * vectors v < nv (at a + v * a_stride), chunks [0, nchunks) added into the
- * lane accumulators acc[r][v] (LQ_ACC_LANES floats each, kept between calls
- * so that a row may be fed chunk by chunk); lq_tile_finish reduces them. */
-enum { LQ_ACC_LANES = 16 };
-typedef struct lq_tile_acc {
-    float lane[LQ_TILE_ROWS][LQ_TILE_VECS][LQ_ACC_LANES];
-} lq_tile_acc;
-
+ * vectors v < nv (at a + v * a_stride), the dot products over chunks
+ * [0, nchunks), reduced in a fixed order, into y[v * y_stride + r]. */
 typedef void (*lq_tile_fn)(const lq_panel_chunk *w, int64_t w_stride, int nr,
                            const lq_act_chunk *a, int64_t a_stride, int nv,
-                           int64_t nchunks, bool has_offset, lq_tile_acc *acc);
-typedef float (*lq_lanes_sum_fn)(const float *lanes);
+                           int64_t nchunks, bool has_offset, float *y, int64_t y_stride);
 
 typedef struct lq_tile_kernel {
     lq_tile_fn run;
-    lq_lanes_sum_fn sum; /* the fixed reduction of one accumulator */
 } lq_tile_kernel;
 
 lq_tile_kernel lq_tile_kernel_at(lq_simd_level level);
 
 /* per-level implementations */
 void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
-                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
-                    lq_tile_acc *acc);
-float lq_lanes_sum_scalar(const float *lanes);
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                    int64_t y_stride);
 void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
-                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
-                    lq_tile_acc *acc);
-float lq_lanes_sum_avx512(const float *lanes);
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                    int64_t y_stride);
 void lq_act_chunks_quantize_avx512(const float *x, int64_t ncols, lq_act_chunk *out);
 
 /* Decode full chunk `chunk` of every row of one interleaved group straight

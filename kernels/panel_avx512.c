@@ -23,11 +23,12 @@
 
 AVX512 INLINE void tile_body(const lq_panel_chunk *w, int64_t w_stride,
                              const lq_act_chunk *a, int64_t a_stride, int64_t nchunks,
-                             bool has_offset, lq_tile_acc *acc, const int nr, const int nv) {
+                             bool has_offset, float *y, int64_t y_stride, const int nr,
+                             const int nv) {
     __m512 sum[LQ_TILE_ROWS][LQ_TILE_VECS];
     for (int r = 0; r < nr; r++)
         for (int v = 0; v < nv; v++)
-            sum[r][v] = _mm512_loadu_ps(acc->lane[r][v]);
+            sum[r][v] = _mm512_setzero_ps();
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     for (int64_t c = 0; c < nchunks; c++) {
         __m512i isum[LQ_TILE_ROWS][LQ_TILE_VECS], wsum[LQ_TILE_ROWS];
@@ -61,16 +62,16 @@ AVX512 INLINE void tile_body(const lq_panel_chunk *w, int64_t w_stride,
             }
         }
     }
-    for (int r = 0; r < nr; r++)
-        for (int v = 0; v < nv; v++)
-            _mm512_storeu_ps(acc->lane[r][v], sum[r][v]);
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < nr; r++)
+            y[v * y_stride + r] = _mm512_reduce_add_ps(sum[r][v]);
 }
 
 #define TILE(R, V)                                                                        \
     AVX512 static void tile_##R##x##V(const lq_panel_chunk *w, int64_t ws,                \
                                       const lq_act_chunk *a, int64_t as, int64_t nc,     \
-                                      bool off, lq_tile_acc *acc) {                      \
-        tile_body(w, ws, a, as, nc, off, acc, R, V);                                     \
+                                      bool off, float *y, int64_t ys) {                  \
+        tile_body(w, ws, a, as, nc, off, y, ys, R, V);                                   \
     }
 TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
 TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
@@ -78,7 +79,7 @@ TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
 TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4)
 
 typedef void (*tile_fixed_fn)(const lq_panel_chunk *, int64_t, const lq_act_chunk *, int64_t,
-                              int64_t, bool, lq_tile_acc *);
+                              int64_t, bool, float *, int64_t);
 static const tile_fixed_fn tiles[LQ_TILE_ROWS][LQ_TILE_VECS] = {
     {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
     {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
@@ -87,13 +88,9 @@ static const tile_fixed_fn tiles[LQ_TILE_ROWS][LQ_TILE_VECS] = {
 };
 
 void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
-                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
-                    lq_tile_acc *acc) {
-    tiles[nr - 1][nv - 1](w, w_stride, a, a_stride, nchunks, has_offset, acc);
-}
-
-AVX512 float lq_lanes_sum_avx512(const float *lanes) {
-    return _mm512_reduce_add_ps(_mm512_loadu_ps(lanes));
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                    int64_t y_stride) {
+    tiles[nr - 1][nv - 1](w, w_stride, a, a_stride, nchunks, has_offset, y, y_stride);
 }
 
 /* ---- activations --------------------------------------------------------- */

@@ -22,30 +22,28 @@ static void chunk_dot(const lq_panel_chunk *w, const lq_act_chunk *a, bool has_o
 }
 
 void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
-                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset,
-                    lq_tile_acc *acc) {
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                    int64_t y_stride) {
     for (int r = 0; r < nr; r++)
-        for (int v = 0; v < nv; v++)
+        for (int v = 0; v < nv; v++) {
+            float lane[LQ_PANEL_GROUPS] = {0};
             for (int64_t c = 0; c < nchunks; c++)
-                chunk_dot(&w[r * w_stride + c], &a[v * a_stride + c], has_offset,
-                          acc->lane[r][v]);
-}
-
-float lq_lanes_sum_scalar(const float *lanes) {
-    float total = 0.0f;
-    for (int g = 0; g < LQ_ACC_LANES; g++)
-        total += lanes[g];
-    return total;
+                chunk_dot(&w[r * w_stride + c], &a[v * a_stride + c], has_offset, lane);
+            float total = 0.0f;
+            for (int g = 0; g < LQ_PANEL_GROUPS; g++)
+                total += lane[g];
+            y[v * y_stride + r] = total;
+        }
 }
 
 lq_tile_kernel lq_tile_kernel_at(lq_simd_level level) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512)
-        return (lq_tile_kernel){lq_tile_avx512, lq_lanes_sum_avx512};
+        return (lq_tile_kernel){lq_tile_avx512};
 #else
     (void)level;
 #endif
-    return (lq_tile_kernel){lq_tile_scalar, lq_lanes_sum_scalar};
+    return (lq_tile_kernel){lq_tile_scalar};
 }
 
 /* ---- activations --------------------------------------------------------- */
