@@ -440,6 +440,64 @@ AVX512 static void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
+/* q2_K / q3_K 2-bit quants: in each half h of 128 weights, byte l holds
+ * weights 32 k + l at bits 2k; group g = 8h + 2k + u takes bytes 32 h +
+ * 16 u .., so its dword s is qs dword 8 h + 4 u + s shifted by 2 k */
+AVX512 INLINE __m512i two_bit_step(__m512i qs, int s) {
+    int idx[16], shift[16];
+    for (int g = 0; g < 16; g++) {
+        idx[g] = 8 * (g / 8) + 4 * (g & 1) + s;
+        shift[g] = 2 * ((g % 8) / 2);
+    }
+    const __m512i v = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)idx), qs);
+    return _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_loadu_si512((const void *)shift)),
+                            _mm512_set1_epi8(3));
+}
+
+AVX512 static void decode_q2_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 84;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 16));
+    for (int s = 0; s < 4; s++)
+        _mm512_store_si512((void *)(out->level + 64 * s), two_bit_step(qs, s));
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)w));
+    const __m512 scale = _mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(15)));
+    const __m512 min = _mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4));
+    _mm512_store_ps(out->scale, _mm512_mul_ps(_mm512_set1_ps(half_at(w + 80)), scale));
+    _mm512_store_ps(out->offset, _mm512_mul_ps(_mm512_set1_ps(-half_at(w + 82)), min));
+    (void)count;
+}
+
+/* q3_K: 2-bit quants minus 4 where the high-mask bit is clear: weight j's
+ * bit is bit j / 32 of hmask byte j % 32, so group g's dword s is hmask
+ * dword 4 (g & 1) + s shifted by g / 2; sixteen 6-bit scales minus 32 */
+AVX512 static void decode_q3_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 110;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 32));
+    const __m512i hm = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)w));
+    const __m512i hshift = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    for (int s = 0; s < 4; s++) {
+        int hidx[16];
+        for (int g = 0; g < 16; g++)
+            hidx[g] = 4 * (g & 1) + s;
+        __m512i h = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)hidx), hm);
+        h = _mm512_slli_epi32(_mm512_and_si512(_mm512_srlv_epi32(h, hshift), _mm512_set1_epi8(1)), 2);
+        const __m512i v = _mm512_sub_epi8(_mm512_add_epi8(two_bit_step(qs, s), h), _mm512_set1_epi8(4));
+        _mm512_store_si512((void *)(out->level + 64 * s), v);
+    }
+    uint32_t u0, u1, u2;
+    memcpy(&u0, w + 96, 4);
+    memcpy(&u1, w + 100, 4);
+    memcpy(&u2, w + 104, 4);
+    const uint32_t lo = 0x0f0f0f0fu, two = 0x03030303u;
+    const __m128i packed = _mm_setr_epi32((int)((u0 & lo) | (u2 & two) << 4),
+                                          (int)((u1 & lo) | ((u2 >> 2) & two) << 4),
+                                          (int)(((u0 >> 4) & lo) | ((u2 >> 4) & two) << 4),
+                                          (int)(((u1 >> 4) & lo) | ((u2 >> 6) & two) << 4));
+    const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(packed), _mm512_set1_epi32(32));
+    store_scales(out, _mm512_mul_ps(_mm512_set1_ps(half_at(w + 108)), _mm512_cvtepi32_ps(sc)));
+    (void)count;
+}
+
 /* ---- interleaved groups ----------------------------------------------------
  * q4_0_r8 and q8_0_r8 store, per block column of 8 rows, the 8 scales, then
  * 4-byte pieces of the rows' quants side by side (row k's piece at 4k): a
@@ -562,7 +620,8 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
     {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL}, {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8},
     {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8}, {LQ_TYPE_Q4_1, decode_q4_1, NULL},
     {LQ_TYPE_MXFP4, decode_mxfp4, NULL},   {LQ_TYPE_Q5_0, decode_q5_0, NULL},
-    {LQ_TYPE_Q5_1, decode_q5_1, NULL},
+    {LQ_TYPE_Q5_1, decode_q5_1, NULL},     {LQ_TYPE_Q2_K, decode_q2_K, NULL},
+    {LQ_TYPE_Q3_K, decode_q3_K, NULL},
 };
 const int lq_panel_decoders_avx512_count =
     (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);
