@@ -17,6 +17,7 @@
 typedef struct bench_options {
     int64_t rows, cols, columns;
     int nthreads, repeat;
+    bool bandwidth;
     int types[LQ_TYPE_ID_LIMIT];
     int ntypes;
 } bench_options;
@@ -30,6 +31,8 @@ static void print_help(FILE *out) {
     fprintf(out,
             "usage: quant bench [--rows N] [--cols N] [--columns M] [--repeat N] [-t THREADS]\n"
             "                   [TYPE...]\n"
+            "       quant bench matmul [options] [TYPE...]   (see quant bench matmul --help)\n"
+            "       quant bench --bandwidth [-t THREADS]\n"
             "\n"
             "Quantize a Gaussian rows x cols matrix to each TYPE (default: a representative\n"
             "list) and print, per type: encode and decode throughput in MB of F32 per\n"
@@ -42,6 +45,7 @@ static void print_help(FILE *out) {
             "  --columns M    activation vectors of the second matmul figure (default 16)\n"
             "  --repeat N     runs per figure, best kept (default 3)\n"
             "  -t N           threads (default: all cores)\n"
+            "  --bandwidth    print the machine's read bandwidth with -t threads, only\n"
             "  -h, --help     this help\n");
 }
 
@@ -50,7 +54,7 @@ static int parse_options(int argc, char **argv, bench_options *o) {
         {"rows", required_argument, NULL, 'r'},    {"cols", required_argument, NULL, 'c'},
         {"columns", required_argument, NULL, 'm'}, {"repeat", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"bandwidth", no_argument, NULL, 'b'},     {NULL, 0, NULL, 0},
     };
     *o = (bench_options){.rows = 1024, .cols = 4096, .columns = 16, .repeat = 3,
                          .nthreads = tool_cpu_count()};
@@ -65,6 +69,7 @@ static int parse_options(int argc, char **argv, bench_options *o) {
         case 'm': ok = tool_parse_int(optarg, 1, 4096, &v); o->columns = v; break;
         case 'n': ok = tool_parse_int(optarg, 1, 1000, &v); o->repeat = (int)v; break;
         case 't': ok = tool_parse_int(optarg, 1, 256, &v); o->nthreads = (int)v; break;
+        case 'b': o->bandwidth = true; break;
         case 'h': print_help(stdout); return QUANT_EXIT_OK;
         default: print_help(stderr); return QUANT_EXIT_USAGE;
         }
@@ -153,10 +158,14 @@ static void fill_gaussian(float *x, size_t n, uint64_t seed) {
 }
 
 int cmd_bench(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "matmul") == 0)
+        return cmd_bench_matmul(argc - 1, argv + 1);
     bench_options o;
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if (o.bandwidth)
+        return cmd_bench_bandwidth(o.nthreads);
     size_t nw = (size_t)(o.rows * o.cols);
     float *w = malloc(nw * sizeof(float)), *back = malloc(nw * sizeof(float));
     float *x = malloc((size_t)(o.columns * o.cols) * sizeof(float));

@@ -14,5 +14,8 @@ int cmd_repack(int argc, char **argv);
 int cmd_imatrix(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* quant bench matmul, quant bench --bandwidth (cmd_bench_matmul.c) */
+int cmd_bench_matmul(int argc, char **argv);
+int cmd_bench_bandwidth(int nthreads);
 
 #endif
