@@ -17,6 +17,8 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include <pthread.h>
+
 #include "interleaved.h"
 
 /* Bytes of one block column decoded at a time (N rows x (row data + block)). */
@@ -133,6 +135,97 @@ static void unpack_column(const lq_il_layout *L, int rows, const uint8_t *inter,
     }
 }
 
+/* ---- compiled unpacking ----------------------------------------------------
+ * Walking the digits of every value is slow (a few ns a weight). A layout
+ * whose fields only move bits is compiled, once, into byte operations:
+ * base byte |= ((interleaved byte >> right) << left) & mask, sorted by base
+ * byte, so each base byte is gathered in a register and stored once (an OR
+ * into memory per op would chain on store forwarding). Built lazily per
+ * layout under pthread_once (TABLE_CODEC). */
+
+typedef struct byte_op {
+    uint16_t src;    /* byte in the interleaved block column */
+    uint16_t dst;    /* byte in the row's base block */
+    uint8_t row;
+    uint8_t right, left; /* (byte >> right) << left: one of them is 0 */
+    uint8_t mask;    /* of the destination bits */
+    uint8_t last;    /* the last op of its destination byte */
+} byte_op;
+
+struct lq_il_plan {
+    int count;
+    byte_op ops[];
+};
+
+static void add_op(lq_il_plan *plan, int row, int dst, int src, int shift, uint8_t bit) {
+    const uint8_t right = (uint8_t)(shift > 0 ? shift : 0), left = (uint8_t)(shift < 0 ? -shift : 0);
+    byte_op *prev = plan->count ? &plan->ops[plan->count - 1] : NULL;
+    if (prev && prev->row == row && prev->dst == dst && prev->src == src && prev->right == right &&
+        prev->left == left) {
+        prev->mask |= bit;
+        return;
+    }
+    if (prev)
+        prev->last = prev->row != row || prev->dst != dst;
+    plan->ops[plan->count++] = (byte_op){(uint16_t)src, (uint16_t)dst, (uint8_t)row, right, left,
+                                         bit, 1};
+}
+
+/* NULL when a field recodes its values (or out of memory): the caller then
+ * walks the digits. */
+const lq_il_plan *lq_il_compile(const lq_il_layout *L) {
+    const lq_type_info *info = lq_type_get(L->type);
+    const int rows = info->interleave, block_bits = 8 * info->type_size;
+    for (int f = 0; f < L->field_count; f++)
+        if (L->fields[f].transform != LQ_IL_COPY)
+            return NULL;
+    int32_t *source = malloc(sizeof(int32_t) * (size_t)(rows * block_bits));
+    lq_il_plan *plan = malloc(sizeof *plan + sizeof(byte_op) * (size_t)(rows * block_bits));
+    if (!source || !plan) {
+        free(source);
+        free(plan);
+        return NULL;
+    }
+    for (int i = 0; i < rows * block_bits; i++)
+        source[i] = -1;
+    for (int f = 0; f < L->field_count; f++) {
+        const lq_il_field *field = &L->fields[f];
+        for (int k = 0; k < rows; k++) {
+            value_cursor c;
+            cursor_start(&c, field, k);
+            do {
+                for (unsigned b = 0; b < field->width; b++)
+                    source[k * block_bits + (int)(c.base_pos + b)] = (int32_t)(c.inter_pos + b);
+            } while (cursor_next(&c));
+        }
+    }
+    plan->count = 0;
+    for (int k = 0; k < rows; k++)
+        for (int bit = 0; bit < block_bits; bit++) {
+            const int32_t from = source[k * block_bits + bit];
+            if (from >= 0)
+                add_op(plan, k, bit / 8, from / 8, from % 8 - bit % 8, (uint8_t)(1u << (bit % 8)));
+        }
+    free(source);
+    return plan;
+}
+
+/* Ops come sorted by (row, byte): each base byte is gathered in a register
+ * and stored once (an OR into memory per op would chain on store
+ * forwarding). */
+static void unpack_column_planned(const lq_il_plan *plan, const uint8_t *inter,
+                                  uint8_t *const base[]) {
+    unsigned value = 0;
+    for (int i = 0; i < plan->count; i++) {
+        const byte_op *op = &plan->ops[i];
+        value |= ((unsigned)(inter[op->src] >> op->right) << op->left) & op->mask;
+        if (op->last) {
+            base[op->row][op->dst] = (uint8_t)value;
+            value = 0;
+        }
+    }
+}
+
 /* ---- group geometry ------------------------------------------------------ */
 
 typedef struct group_shape {
@@ -204,8 +297,8 @@ static void il_repack(const lq_il_layout *L, const void *src, void *dst,
     }
 }
 
-static void il_unpack(const lq_il_layout *L, const void *src, void *dst,
-                      int64_t ncols) {
+static void il_unpack(const lq_il_layout *L, const lq_il_plan *plan, const void *src,
+                      void *dst, int64_t ncols) {
     const group_shape s = shape_of(L->type, ncols);
     const uint8_t *in = src;
     uint8_t *out = dst;
@@ -217,7 +310,10 @@ static void il_unpack(const lq_il_layout *L, const void *src, void *dst,
     for (int64_t ib = 0; ib < s.blocks; ib++) {
         for (int k = 0; k < s.rows; k++)
             base[k] = out + k * s.base_row_bytes + s.base_meta + ib * s.block_bytes;
-        unpack_column(L, s.rows, inter_block(in, &s, ib), base);
+        if (plan)
+            unpack_column_planned(plan, inter_block(in, &s, ib), base);
+        else
+            unpack_column(L, s.rows, inter_block(in, &s, ib), base);
     }
     for (int k = 0; k < s.rows; k++)
         complete_base_row(&s, out + k * s.base_row_bytes);
@@ -338,6 +434,9 @@ static int bf16_r16_quantize(const float *src, void *dst, int64_t ncols,
 
 /* The four codec functions of a table-driven type. */
 #define TABLE_CODEC(name, layout)                                              \
+    static pthread_once_t name##_once = PTHREAD_ONCE_INIT;                     \
+    static const lq_il_plan *name##_plan; /* written once under name##_once */ \
+    static void name##_compile(void) { name##_plan = lq_il_compile(&(layout)); } \
     static int name##_quantize(const float *src, void *dst, int64_t ncols,     \
                                const float *imatrix) {                         \
         return il_quantize(&(layout), src, dst, ncols, imatrix);               \
@@ -349,7 +448,8 @@ static int bf16_r16_quantize(const float *src, void *dst, int64_t ncols,
         il_repack(&(layout), src, dst, ncols);                                 \
     }                                                                          \
     static void name##_unpack(const void *src, void *dst, int64_t ncols) {     \
-        il_unpack(&(layout), src, dst, ncols);                                 \
+        pthread_once(&name##_once, name##_compile);                            \
+        il_unpack(&(layout), name##_plan, src, dst, ncols);                    \
     }
 
 TABLE_CODEC(q4_0_r8, lq_il_q4_0_r8)

@@ -56,6 +56,10 @@ typedef struct lq_il_layout {
     int field_count;
 } lq_il_layout;
 
+/* A layout compiled into byte moves (interleaved.c), or NULL. */
+typedef struct lq_il_plan lq_il_plan;
+const lq_il_plan *lq_il_compile(const lq_il_layout *L);
+
 #define LQ_IL_LAYOUT(type_id, field_table) \
     {(type_id), (field_table), (int)(sizeof(field_table) / sizeof((field_table)[0]))}
 
