@@ -145,18 +145,6 @@ static double time_matmul(const bench_options *o, lq_matmul_ctx *ctx, int type, 
     return best;
 }
 
-static void fill_gaussian(float *x, size_t n, uint64_t seed) {
-    for (size_t i = 0; i < n; i += 2) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((double)(seed >> 11) + 1) * 0x1p-53;
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (double)(seed >> 11) * 0x1p-53, r = sqrt(-2 * log(u1));
-        x[i] = (float)(r * cos(2 * M_PI * u2));
-        if (i + 1 < n)
-            x[i + 1] = (float)(r * sin(2 * M_PI * u2));
-    }
-}
-
 int cmd_bench(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "matmul") == 0)
         return cmd_bench_matmul(argc - 1, argv + 1);
@@ -177,8 +165,8 @@ int cmd_bench(int argc, char **argv) {
         tool_error(CMD, "out of memory");
         goto done;
     }
-    fill_gaussian(w, nw, 1);
-    fill_gaussian(x, (size_t)(o.columns * o.cols), 2);
+    tool_fill_gaussian(w, nw, 1);
+    tool_fill_gaussian(x, (size_t)(o.columns * o.cols), 2);
     memset(q, 0, nw * sizeof(float)); /* fault the pages in before timing */
     double mb = (double)nw * sizeof(float) / 1e6;
     printf("%lld x %lld Gaussian weights, %d threads, best of %d\n\n", (long long)o.rows,

@@ -149,18 +149,6 @@ typedef struct type_figures {
     int copies;
 } type_figures;
 
-static void fill_gaussian(float *x, size_t n, uint64_t seed) {
-    for (size_t i = 0; i < n; i += 2) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        double u1 = ((double)(seed >> 11) + 1) * 0x1p-53;
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        double u2 = (double)(seed >> 11) * 0x1p-53, r = sqrt(-2 * log(u1));
-        x[i] = (float)(r * cos(2 * M_PI * u2));
-        if (i + 1 < n)
-            x[i + 1] = (float)(r * sin(2 * M_PI * u2));
-    }
-}
-
 /* The matrix in `type`: quantized, or quantized to the base type and
  * repacked. Returns its size, or a negative status. */
 static int64_t make_weights(int type, const float *w, int64_t rows, int64_t cols, void **out) {
@@ -283,8 +271,8 @@ int cmd_bench_matmul(int argc, char **argv) {
         tool_error(CMD, "out of memory");
         goto done;
     }
-    fill_gaussian(w, nw, 1);
-    fill_gaussian(x, most * (size_t)o.cols, 2);
+    tool_fill_gaussian(w, nw, 1);
+    tool_fill_gaussian(x, most * (size_t)o.cols, 2);
     if (o.json)
         printf("{\"rows\": %lld, \"cols\": %lld, \"threads\": %d, \"repeat\": %d, "
                "\"read_bandwidth_gbytes\": %.2f, \"types\": [",

@@ -2,6 +2,7 @@
 #include "tool_common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -186,4 +187,16 @@ double tool_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void tool_fill_gaussian(float *x, size_t n, uint64_t seed) {
+    for (size_t i = 0; i < n; i += 2) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        double u1 = ((double)(seed >> 11) + 1) * 0x1p-53;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        double u2 = (double)(seed >> 11) * 0x1p-53, r = sqrt(-2 * log(u1));
+        x[i] = (float)(r * cos(2 * M_PI * u2));
+        if (i + 1 < n)
+            x[i + 1] = (float)(r * sin(2 * M_PI * u2));
+    }
 }

@@ -3,6 +3,7 @@
 #define QUANT_TOOLS_COMMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,5 +54,8 @@ int tool_declare_tensor(lq_gguf_writer *w, const lq_gguf_tensor *t, int type, bo
 
 /* Monotonic seconds. */
 double tool_now(void);
+
+/* n deterministic standard Gaussian values from `seed` (Box-Muller). */
+void tool_fill_gaussian(float *x, size_t n, uint64_t seed);
 
 #endif
