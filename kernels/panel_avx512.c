@@ -498,6 +498,34 @@ AVX512 static void decode_q3_K(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
+/* q6_0: d, qh[8], qs[16]; bits 4-5 of weight j < 16 are bits 4 (j / 8) +
+ * {0, 1} of qh[j % 8], those of weight j + 16 the two bits above. Lane L
+ * of step s (weights 16 (L & 1) + 4 s + i of block L / 2) takes qh dword
+ * s & 1 of its block, shifted by 4 (s >> 1) + 2 (L & 1) */
+AVX512 static void decode_q6_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *b = row + chunk * 8 * 26;
+    nibble_blocks(b, 26, 10, NULL, 0, out);
+    uint32_t lo[8], hi[8];
+    for (int k = 0; k < 8; k++) {
+        memcpy(&lo[k], b + 26 * k + 2, 4);
+        memcpy(&hi[k], b + 26 * k + 6, 4);
+    }
+    const __m512i qh[2] = {
+        spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)lo)),
+        spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)hi)),
+    };
+    const __m512i parity = _mm512_setr_epi32(0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2);
+    for (int s = 0; s < 4; s++) {
+        const __m512i shift = _mm512_add_epi32(parity, _mm512_set1_epi32(4 * (s >> 1)));
+        __m512i h = _mm512_and_si512(_mm512_srlv_epi32(qh[s & 1], shift), _mm512_set1_epi8(3));
+        __m512i v = _mm512_load_si512((const void *)(out->level + 64 * s));
+        v = _mm512_sub_epi8(_mm512_or_si512(v, _mm512_slli_epi32(h, 4)), _mm512_set1_epi8(32));
+        _mm512_store_si512((void *)(out->level + 64 * s), v);
+    }
+    store_scales(out, block_scales(b, 26));
+    (void)count;
+}
+
 /* ---- interleaved groups ----------------------------------------------------
  * q4_0_r8 and q8_0_r8 store, per block column of 8 rows, the 8 scales, then
  * 4-byte pieces of the rows' quants side by side (row k's piece at 4k): a
@@ -621,7 +649,7 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
     {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8}, {LQ_TYPE_Q4_1, decode_q4_1, NULL},
     {LQ_TYPE_MXFP4, decode_mxfp4, NULL},   {LQ_TYPE_Q5_0, decode_q5_0, NULL},
     {LQ_TYPE_Q5_1, decode_q5_1, NULL},     {LQ_TYPE_Q2_K, decode_q2_K, NULL},
-    {LQ_TYPE_Q3_K, decode_q3_K, NULL},
+    {LQ_TYPE_Q3_K, decode_q3_K, NULL},     {LQ_TYPE_Q6_0, decode_q6_0, NULL},
 };
 const int lq_panel_decoders_avx512_count =
     (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);
