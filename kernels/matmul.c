@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "gemm_bf16.h"
+#include "gemm_float.h"
 #include "kernels.h"
 #include "panel.h"
 #include "pool.h"
@@ -78,6 +79,7 @@ typedef struct plan {
     int64_t act_bytes;           /* bytes of one activation row */
     panel_plan panel;
     bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
+    bool float_gemm;             /* f32 / f16 rows through gemm_float.c */
 } plan;
 
 /* The kernel and row source of a type, independent of the shape. */
@@ -130,6 +132,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
     p->bf16_gemm = wtype == LQ_TYPE_BF16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
+    p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
                             : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
@@ -375,6 +378,14 @@ static void bf16_activations(void *arg, int ithread, int nthreads) {
                             (uint16_t *)job->ctx->act + j * padded);
 }
 
+static void float_multiply(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    int64_t begin, end;
+    split_range(job->nrows, ithread, nthreads, &begin, &end);
+    lq_float_rows(job->p->info->type == LQ_TYPE_F16, job->w, job->ncols, begin, end - begin,
+                  job->x, job->n, job->y, job->nrows);
+}
+
 static void bf16_multiply(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     int64_t begin, end;
@@ -504,6 +515,10 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
     if (n > INT64_MAX / p.act_bytes || n > INT64_MAX / nrows)
         return LQ_ERR_OVERFLOW;
     matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
+    if (p.float_gemm) {
+        lq_pool_run(ctx->pool, float_multiply, &job);
+        return LQ_OK;
+    }
     if (p.bf16_gemm) {
         const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
         st = reserve_scratch(ctx, act, 0);
