@@ -9,6 +9,11 @@
  *
  * The encoder picks the scale and the ternary values that minimise
  * sum_j w_j (x_j - y_j)^2 exactly (w = importance, or 1 without one).
+ *
+ * Code ranges the readers assume: iq2_bn's 2-bit fields hold 0, 1 or 2
+ * (3 would decode as +2, which no encoder writes); iq1_bn's bytes are only
+ * those of the packing above (ceil(256 v / 243) for v < 3^5, or < 3^4 for
+ * the 13th byte). The row scale is finite.
  */
 #include <math.h>
 #include <stdbool.h>

@@ -1,6 +1,9 @@
 /*
  * Unquantized storage types: f32 (a copy), f16 and bf16 (conversions with
  * round to nearest even that carry NaN and Inf through).
+ *
+ * Readers assume nothing of the values: finite inputs within a type's range
+ * stay finite.
  */
 #include <pthread.h>
 #include <stdbool.h>

@@ -11,6 +11,10 @@
  * bf16_r16 (2-column units, no blocks) and q8_KV_r8 (row data shrinks from
  * 8 to 4 bytes) have small functions of their own; q8_k_r8 and q8_k_r16 are
  * formats of their own (interleaved_q8k.c).
+ *
+ * Code ranges: an interleaved type holds its base type's codes, so the base
+ * codec's rules apply (q8_0_r8 and q8_KV_r8 codes stay in [-127, 127]: the
+ * reference's kernels add 127 to them).
  */
 #include <math.h>
 #include <stdbool.h>

@@ -7,6 +7,11 @@
  * Group block of N rows: d[N] (fp16), then the quants in 4-byte chunks: chunk
  * c of row k at byte 4(N c + k). q8_k_r8 stores the quants as int8; q8_k_r16
  * stores them biased by +128 as uint8 (its kernels use unsigned products).
+ *
+ * Code range: [-127, 127] (q8_k_r16: 1..255 stored). The reference builds
+ * both from 8-bit blocks scaled by max|x| / 127, so -128 (stored 0) is never
+ * written; its kernels would read it, but a file stays inside what the
+ * reference's own encoder produces. The scales are finite fp16.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +20,7 @@
 #include "interleaved.h"
 
 #define Q8K_BLOCK 256
-#define LEVEL_MIN (-128)
+#define LEVEL_MIN (-127)
 #define LEVEL_MAX 127
 #define FP16_MAX_FINITE 65504.0f
 

@@ -10,6 +10,10 @@
  * the indices are packed. Each type converts between its bytes and one
  * common unpacked form (iqk_plan); decoding and the encoder's search work on
  * that form only.
+ *
+ * Code ranges the readers assume: every index, shift bit and packed scale
+ * of iq2_k..iq5_k is valid. iq6_k's int8 sub-block scales stay in
+ * [-127, 127], the range the reference's encoder writes. d is finite.
  */
 #include <math.h>
 #include <stdbool.h>

@@ -10,6 +10,9 @@
  *
  * Encoding (ks_encode.c) works on that form too; this file holds the layouts
  * and the decoders.
+ *
+ * Code ranges the readers assume: every index, scale code and table-half
+ * bit is valid; the row scale is a finite float.
  */
 #include <string.h>
 

@@ -18,6 +18,13 @@
  *      of the integer scales (and mins) next to its ideal ones, judged by
  *      the actual error after re-rounding its weights.
  * Step 3 is where most of the gain over a plain rounding of the scales is.
+ *
+ * Code ranges the readers assume: every 2- to 6-bit level and every packed
+ * scale and min of q2_K..q5_K is valid; q6_K's int8 sub-block scales use
+ * all of [-128, 127] (the reference maps the largest to -128 and its kernels
+ * widen them to 16 bits). q8_K, an activation format, keeps its codes in
+ * [-127, 127] with exact sums, as the reference's kernels expect. Scales
+ * are finite. tests/test_code_ranges.c checks these rules.
  */
 #include <math.h>
 #include <stdbool.h>

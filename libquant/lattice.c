@@ -3,6 +3,9 @@
  * weights are points of fixed E8/D4-derived grids. This file holds the
  * family table and the search machinery the per-type files share; the
  * types themselves live in lattice_iq1.c, lattice_iq2.c and lattice_iq3.c.
+ *
+ * Code ranges the readers assume: every grid index, sign pattern, shift bit
+ * and block scale code is valid (the grids are full tables); d is finite.
  */
 #include "lattice.h"
 

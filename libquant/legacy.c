@@ -14,6 +14,14 @@
  * Encoding searches the scale (and offset) that minimises the squared error,
  * weighted by the importance matrix when there is one, then rounds every
  * weight to the nearest level of the stored (fp16) scale.
+ *
+ * Code ranges the readers of these formats assume (the reference's kernels
+ * and encoders): every 4-, 5- and 6-bit level is valid, so q4_0, q4_1,
+ * q5_0, q5_1 and q6_0 use their whole grids. q8_0 codes stay in
+ * [-127, 127]: the reference's int8 dot products take |q| and sign(q), and
+ * |-128| is not an int8; its q8_0_r8 kernels add 127 to make the codes
+ * unsigned. A q8_0 block holding -128 decodes right but computes wrong
+ * there, so the encoder never writes it. The scales are finite fp16.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -30,14 +38,15 @@ typedef struct legacy_format {
     int bits;     /* bits per weight: 4, 5, 6 or 8 */
     bool affine;  /* stores an offset m after d */
     int bytes;    /* bytes per block */
+    int qmin;     /* symmetric types: lowest integer written (see above) */
 } legacy_format;
 
-static const legacy_format q4_0_format = {4, false, 18};
-static const legacy_format q4_1_format = {4, true, 20};
-static const legacy_format q5_0_format = {5, false, 22};
-static const legacy_format q5_1_format = {5, true, 24};
-static const legacy_format q6_0_format = {6, false, 26};
-static const legacy_format q8_0_format = {8, false, 34};
+static const legacy_format q4_0_format = {4, false, 18, -8};
+static const legacy_format q4_1_format = {4, true, 20, 0};
+static const legacy_format q5_0_format = {5, false, 22, -16};
+static const legacy_format q5_1_format = {5, true, 24, 0};
+static const legacy_format q6_0_format = {6, false, 26, -32};
+static const legacy_format q8_0_format = {8, false, 34, -127};
 
 static int header_bytes(const legacy_format *f) { return f->affine ? 4 : 2; }
 
@@ -176,12 +185,12 @@ static float store_scale(float d, int exponent, uint8_t *dst) {
 static void encode_symmetric_block(const legacy_format *f,
                                    const normalised_block *nb,
                                    uint8_t *block) {
-    int half = 1 << (f->bits - 1);
+    int qmax = (1 << (f->bits - 1)) - 1;
     lq_sweep sweep = f->bits == 8 ? q8_0_sweep : symmetric_sweep;
-    float d = lq_search_symmetric(BLOCK, nb->x, nb->w, -half, half - 1, sweep, NULL);
+    float d = lq_search_symmetric(BLOCK, nb->x, nb->w, f->qmin, qmax, sweep, NULL);
     float stored = store_scale(d, nb->exponent, block);
     int level[BLOCK];
-    lq_round_symmetric(BLOCK, nb->x, nb->w, stored, -half, half - 1, level);
+    lq_round_symmetric(BLOCK, nb->x, nb->w, stored, f->qmin, qmax, level);
     for (int j = 0; j < BLOCK; j++)
         level[j] += level_bias(f);
     pack_levels(f, level, block + header_bytes(f));

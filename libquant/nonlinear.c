@@ -12,6 +12,10 @@
  * on the output. iq4_nl and iq4_xs search in single precision on blocks
  * scaled by an exact power of two (see scale_search.h), so that huge inputs
  * cannot overflow; mxfp4 keeps its sums in double.
+ *
+ * Code ranges the readers assume: every 4-bit index and iq4_xs scale code is
+ * valid; mxfp4's E8M0 exponent stays at or below 252, the largest the
+ * reference's encoder writes (a finite scale for any finite block).
  */
 #include <math.h>
 #include <pthread.h>

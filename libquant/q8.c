@@ -6,6 +6,9 @@
  * The encoder tries a range of scales around max|x|/127 and keeps the one
  * with the smallest sum_j w_j (x_j - d q_j)^2 (w = importance, or 1), then
  * refits the scale to the chosen quants by least squares.
+ *
+ * Code range: [-127, 127], and the stored sum is exact (the reference's
+ * kernels rely on both).
  */
 #include <math.h>
 #include <string.h>

@@ -10,6 +10,9 @@
  *
  * Every type is unpacked to / packed from one plain super-block description
  * (kt_superblock) so the decoder and the encoder are written once.
+ *
+ * Code ranges the readers assume: every seed and scale code is valid; the
+ * row scale is a finite float.
  */
 #include <math.h>
 #include <stdlib.h>
