@@ -105,14 +105,14 @@ typedef struct speed {
 /* Median GFLOP/s of lq_matmul over `repeat` runs (after one warm-up). */
 static speed time_matmul(lq_matmul_ctx *ctx, int type, const void *w, size_t w_size,
                          const bench_config *c, const float *x, int64_t n, float *y,
-                         int repeat) {
+                         size_t y_capacity, int repeat) {
     double wall[MAX_REPEAT], cpu[MAX_REPEAT];
-    if (lq_matmul(ctx, type, w, w_size, c->rows, c->cols, x, n, y) != LQ_OK)
+    if (lq_matmul(ctx, type, w, w_size, c->rows, c->cols, x, n, y, y_capacity) != LQ_OK)
         return (speed){NAN, NAN};
     for (int r = 0; r < repeat; r++) {
         double t0 = clock_seconds(CLOCK_MONOTONIC);
         double c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-        lq_matmul(ctx, type, w, w_size, c->rows, c->cols, x, n, y);
+        lq_matmul(ctx, type, w, w_size, c->rows, c->cols, x, n, y, y_capacity);
         cpu[r] = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
         wall[r] = clock_seconds(CLOCK_MONOTONIC) - t0;
     }
@@ -184,7 +184,8 @@ int main(int argc, char **argv) {
     int64_t nmax = vector_counts[N_COUNTS - 1];
     float *w = malloc((size_t)(c.rows * c.cols) * sizeof *w);
     float *x = malloc((size_t)(nmax * c.cols) * sizeof *x);
-    float *y = malloc((size_t)(nmax * c.rows) * sizeof *y);
+    const size_t y_capacity = (size_t)(nmax * c.rows) * sizeof(float);
+    float *y = malloc(y_capacity);
     lq_matmul_ctx *ctx[N_THREADS];
     for (int t = 0; t < N_THREADS; t++)
         ctx[t] = lq_matmul_ctx_new(thread_counts[t]);
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
             for (int t = 0; t < N_THREADS; t++) {
                 int repeat = vector_counts[ni] >= 256 && c.repeat > 3 ? 3 : c.repeat;
                 gflops[ni][t] = time_matmul(ctx[t], type, q, w_size, &c, x,
-                                            vector_counts[ni], y, repeat);
+                                            vector_counts[ni], y, y_capacity, repeat);
             }
         int act = lq_activation_format(type);
         printf("| %s | %s |", lq_type_name(type), act == LQ_ACT_F32 ? "f32" : "q8/32");

@@ -94,7 +94,12 @@ int lq_imatrix_add_dataset(lq_imatrix *m, const char *dataset) {
     return LQ_OK;
 }
 
-void lq_imatrix_entry_weights(const lq_imatrix_entry *e, float *out) {
+int lq_imatrix_entry_weights(const lq_imatrix_entry *e, float *out, size_t out_capacity) {
+    if (!e || !out)
+        return LQ_ERR_INVALID_ARGUMENT;
+    /* an entry's ncols * nmat floats are allocated, so the product fits */
+    if ((uint64_t)(e->ncols * e->nmat) > (uint64_t)(out_capacity / sizeof(float)))
+        return LQ_ERR_DST_TOO_SMALL;
     for (int64_t x = 0; x < e->nmat; x++) {
         const float *sums = e->sums + x * e->ncols;
         float *w = out + x * e->ncols;
@@ -102,6 +107,7 @@ void lq_imatrix_entry_weights(const lq_imatrix_entry *e, float *out) {
         for (int64_t c = 0; c < e->ncols; c++)
             w[c] = count > 0.0f ? sums[c] / count : 1.0f;
     }
+    return LQ_OK;
 }
 
 /* ---- legacy .dat --------------------------------------------------------- */

@@ -494,7 +494,8 @@ static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
 }
 
 int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
-              int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y) {
+              int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y,
+              size_t y_capacity) {
     plan p = {0};
     int st = make_plan(wtype, ncols, ctx ? ctx->level : LQ_SIMD_SCALAR, &p);
     if (st != LQ_OK)
@@ -514,6 +515,10 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
         return LQ_ERR_SRC_TOO_SMALL;
     if (n > INT64_MAX / p.act_bytes || n > INT64_MAX / nrows)
         return LQ_ERR_OVERFLOW;
+    /* n * nrows fits (checked above); the capacity is divided so that its
+     * own conversion to floats cannot overflow */
+    if ((uint64_t)(n * nrows) > (uint64_t)(y_capacity / sizeof(float)))
+        return LQ_ERR_DST_TOO_SMALL;
     matmul_job job = {&p, ctx, w, nrows, ncols, x, n, y};
     if (p.float_gemm) {
         lq_pool_run(ctx->pool, float_multiply, &job);

@@ -304,13 +304,18 @@ int64_t lq_quantize_rows(int type, const float *src, int64_t nrows,
 }
 
 int lq_dequantize_rows(int type, const void *src, size_t src_size,
-                       int64_t nrows, int64_t ncols, float *dst) {
+                       int64_t nrows, int64_t ncols, float *dst,
+                       size_t dst_capacity) {
     row_call c;
     int st = check_call(type, ROW_DEQUANTIZE, src, dst, nrows, ncols, &c);
     if (st != LQ_OK)
         return st;
     if ((uint64_t)(c.group_bytes * c.groups) > (uint64_t)src_size)
         return LQ_ERR_SRC_TOO_SMALL;
+    /* nrows * ncols may not fit in 64 bits for a huge low-bit tensor whose
+     * byte size does: divide the capacity instead of multiplying */
+    if ((uint64_t)nrows > (uint64_t)(dst_capacity / sizeof(float)) / (uint64_t)ncols)
+        return LQ_ERR_DST_TOO_SMALL;
     const int64_t group_floats = ncols * c.info->interleave;
     for (int64_t g = 0; g < c.groups; g++)
         c.codec->dequantize((const char *)src + g * c.group_bytes,
@@ -359,4 +364,11 @@ float lq_fp16_to_fp32(uint16_t h) { return lq_half_to_float(h); }
 uint16_t lq_fp32_to_bf16(float f) { return lq_float_to_bf16(f); }
 float lq_bf16_to_fp32(uint16_t h) { return lq_bf16_to_float(h); }
 
-const char *lq_version(void) { return "0.1.0"; }
+/* Spelled from the header's numbers so that the two cannot disagree. */
+#define LQ_STRINGIFY(x) #x
+#define LQ_VERSION_STRING(major, minor, patch) \
+    LQ_STRINGIFY(major) "." LQ_STRINGIFY(minor) "." LQ_STRINGIFY(patch)
+
+const char *lq_version(void) {
+    return LQ_VERSION_STRING(LQ_VERSION_MAJOR, LQ_VERSION_MINOR, LQ_VERSION_PATCH);
+}

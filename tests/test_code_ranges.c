@@ -270,7 +270,8 @@ static void assert_decodes_finite(int type, const void *q, size_t size,
                                   const char *where) {
     float *y = malloc((size_t)(nrows * ncols) * sizeof *y);
     ck_assert_ptr_nonnull(y);
-    int st = lq_dequantize_rows(type, q, size, nrows, ncols, y);
+    int st = lq_dequantize_rows(type, q, size, nrows, ncols, y,
+                                (size_t)(nrows * ncols) * sizeof *y);
     ck_assert_msg(st == LQ_OK, "%s: decode: %s", where, lq_error_name(st));
     if (input_fits_type(type, x, nrows * ncols)) {
         int64_t bad = lq_find_nonfinite(y, nrows * ncols);

@@ -81,7 +81,8 @@ static void check_odd_inputs(int type, const float *imatrix) {
     int64_t written = lq_quantize_rows(type, x, NROWS, NCOLS, imatrix, q, (size_t)size);
     ck_assert_msg(written == size, "%s: quantize: %s", name,
                   written < 0 ? lq_error_name((int)written) : "short write");
-    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, NROWS, NCOLS, deq), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, NROWS, NCOLS, deq,
+                                        sizeof(float) * NROWS * NCOLS), LQ_OK);
     for (int r = 0; r < NROWS; r++) {
         row_kind kind = (row_kind)(r % ROW_KIND_COUNT);
         double err = 0, norm = 0;

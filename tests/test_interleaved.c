@@ -134,10 +134,11 @@ START_TEST(test_round_trip_quantized) {
         float *want = malloc((size_t)(nrows * ncols) * sizeof(float));
         float *got = malloc((size_t)(nrows * ncols) * sizeof(float));
         ck_assert(want && got);
+        const size_t decoded_bytes = (size_t)(nrows * ncols) * sizeof(float);
         ck_assert_int_eq(lq_dequantize_rows(info->base_type, base, (size_t)base_size,
-                                            nrows, ncols, want), LQ_OK);
+                                            nrows, ncols, want, decoded_bytes), LQ_OK);
         ck_assert_int_eq(lq_dequantize_rows(type, packed, (size_t)packed_size, nrows,
-                                            ncols, got), LQ_OK);
+                                            ncols, got, decoded_bytes), LQ_OK);
         for (int64_t i = 0; i < nrows * ncols; i++)
             ck_assert_msg(same_value(want[i], got[i]), "%s: value %lld decodes to %g, "
                           "base %g", info->name, (long long)i, (double)got[i],
@@ -189,7 +190,9 @@ static void encode_decode(int type, const float *x, int64_t nrows, int64_t ncols
     int64_t size = lq_tensor_size(type, nrows, ncols);
     unsigned char *q = xmalloc((size_t)size);
     ck_assert_int_eq(lq_quantize_rows(type, x, nrows, ncols, NULL, q, (size_t)size), size);
-    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, nrows, ncols, out), LQ_OK);
+    /* out holds exactly nrows x ncols floats (the callers allocate that) */
+    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, nrows, ncols, out,
+                                        (size_t)(nrows * ncols) * sizeof(float)), LQ_OK);
     free(q);
 }
 

@@ -97,7 +97,8 @@ START_TEST(test_vector_product) {
     float *ours = xmalloc((size_t)(rows * n) * sizeof *ours);
     lq_matmul_ctx *ctx = lq_matmul_ctx_new(2);
     ck_assert_ptr_nonnull(ctx);
-    int st = lq_matmul(ctx, t->type, t->data, t->size, rows, cols, y, n, ours);
+    int st = lq_matmul(ctx, t->type, t->data, t->size, rows, cols, y, n, ours,
+                       (size_t)(rows * n) * sizeof *ours);
     ck_assert_msg(st == LQ_OK, "%s '%s': lq_matmul: %s", c->file, c->tensor,
                   lq_error_name(st));
     lq_matmul_ctx_free(ctx);
@@ -225,19 +226,21 @@ static int check_determinism_at(int type, lq_simd_level level, tu_rng *rng) {
                 x[i] = (float)tu_rng_gauss(rng) * (i % 5 == 0 ? 10.0f : 1.0f);
             for (size_t ni = 0; ni < sizeof vector_counts / sizeof vector_counts[0]; ni++) {
                 const int64_t n = vector_counts[ni];
-                float *y[THREAD_COUNTS], *parts = xmalloc((size_t)(n * rows) * sizeof(float));
+                const size_t y_bytes = (size_t)(n * rows) * sizeof(float);
+                float *y[THREAD_COUNTS], *parts = xmalloc(y_bytes);
                 for (int t = 0; t < THREAD_COUNTS; t++) {
-                    y[t] = xmalloc((size_t)(n * rows) * sizeof(float));
+                    y[t] = xmalloc(y_bytes);
                     ck_assert_int_eq(lq_matmul(ctx[t], type, w, w_size, rows, cols, x, n,
-                                               y[t]), LQ_OK);
+                                               y[t], y_bytes), LQ_OK);
                 }
                 for (int t = 1; t < THREAD_COUNTS; t++)
                     check_same_bits(y[0], y[t], n * rows, "threads vs 1", type, rows, cols);
                 for (int64_t k = 1; k < n; k += (n > 4 ? 3 : 1)) {
                     ck_assert_int_eq(lq_matmul(ctx[1], type, w, w_size, rows, cols, x, k,
-                                               parts), LQ_OK);
+                                               parts, y_bytes), LQ_OK);
                     ck_assert_int_eq(lq_matmul(ctx[2], type, w, w_size, rows, cols,
-                                               x + k * cols, n - k, parts + k * rows),
+                                               x + k * cols, n - k, parts + k * rows,
+                                               y_bytes - (size_t)(k * rows) * sizeof(float)),
                                      LQ_OK);
                     check_same_bits(y[0], parts, n * rows, "split of the vectors", type,
                                     rows, cols);
@@ -280,11 +283,13 @@ static void add_level_error(int type, lq_simd_level level, const void *w, int64_
                             int64_t cols, const float *x, int64_t n, double err[2]) {
     size_t w_size = (size_t)lq_tensor_size(type, rows, cols);
     float *decoded = xmalloc((size_t)(rows * cols) * sizeof *decoded);
-    ck_assert_int_eq(lq_dequantize_rows(type, w, w_size, rows, cols, decoded), LQ_OK);
-    float *got = xmalloc((size_t)(rows * n) * sizeof *got);
+    ck_assert_int_eq(lq_dequantize_rows(type, w, w_size, rows, cols, decoded,
+                                        (size_t)(rows * cols) * sizeof *decoded), LQ_OK);
+    const size_t got_bytes = (size_t)(rows * n) * sizeof(float);
+    float *got = xmalloc(got_bytes);
     lq_matmul_ctx *ctx = lq_matmul_ctx_new_level(2, level);
     ck_assert_ptr_nonnull(ctx);
-    ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, rows, cols, x, n, got), LQ_OK);
+    ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, rows, cols, x, n, got, got_bytes), LQ_OK);
     lq_matmul_ctx_free(ctx);
     for (int64_t j = 0; j < n; j++)
         for (int64_t r = 0; r < rows; r++) {
@@ -478,7 +483,8 @@ START_TEST(test_bad_shapes) {
     size_t w_size = (size_t)lq_tensor_size(type, 32 * group, 4 * bs) + 64;
     void *w = calloc(1, w_size);
     float *x = calloc((size_t)(8 * bs + 8), sizeof(float));
-    float *y = calloc((size_t)(64 * group), sizeof(float));
+    const size_t y_bytes = (size_t)(64 * group) * sizeof(float);
+    float *y = calloc(1, y_bytes);
     ck_assert(w && x && y);
     tu_rng rng = {0xbad5eedu + (uint64_t)type};
     for (int trial = 0; trial < 200; trial++) {
@@ -487,23 +493,23 @@ START_TEST(test_bad_shapes) {
         bool good_rows = rows % group == 0, good_cols = cols % bs == 0;
         if (good_rows && good_cols)
             continue;
-        int st = lq_matmul(ctx, type, w, w_size, rows, cols, x, 1, y);
+        int st = lq_matmul(ctx, type, w, w_size, rows, cols, x, 1, y, y_bytes);
         ck_assert_msg(st == LQ_ERR_BAD_SHAPE, "%s %lldx%lld: %s", info->name,
                       (long long)rows, (long long)cols, lq_error_name(st));
     }
     if (bs > 1)
-        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs + 1, x, 1, y),
+        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs + 1, x, 1, y, y_bytes),
                          LQ_ERR_BAD_SHAPE);
     if (group > 1)
-        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group + 1, bs, x, 1, y),
+        ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group + 1, bs, x, 1, y, y_bytes),
                          LQ_ERR_BAD_SHAPE);
     /* a buffer one byte short */
     size_t exact_size = (size_t)lq_tensor_size(type, group, bs);
-    ck_assert_int_eq(lq_matmul(ctx, type, w, exact_size - 1, group, bs, x, 1, y),
+    ck_assert_int_eq(lq_matmul(ctx, type, w, exact_size - 1, group, bs, x, 1, y, y_bytes),
                      LQ_ERR_SRC_TOO_SMALL);
-    ck_assert_int_eq(lq_matmul(ctx, type, NULL, w_size, group, bs, x, 1, y),
+    ck_assert_int_eq(lq_matmul(ctx, type, NULL, w_size, group, bs, x, 1, y, y_bytes),
                      LQ_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs, x, 0, y), LQ_OK);
+    ck_assert_int_eq(lq_matmul(ctx, type, w, w_size, group, bs, x, 0, y, y_bytes), LQ_OK);
     if (group > 1) {
         float v;
         ck_assert_int_eq(lq_vec_dot(type, bs, w, x, &v), LQ_ERR_UNSUPPORTED);
@@ -519,7 +525,7 @@ START_TEST(test_bad_types) {
     lq_matmul_ctx *ctx = lq_matmul_ctx_new(1);
     float x[256] = {0}, y[4];
     unsigned char w[1024] = {0};
-    ck_assert_int_eq(lq_matmul(ctx, 12345, w, sizeof w, 1, 32, x, 1, y),
+    ck_assert_int_eq(lq_matmul(ctx, 12345, w, sizeof w, 1, 32, x, 1, y, sizeof y),
                      LQ_ERR_UNKNOWN_TYPE);
     ck_assert_int_eq(lq_activation_format(-1), LQ_ERR_UNKNOWN_TYPE);
     for (int i = 0; i < lq_type_count(); i++) {
@@ -527,7 +533,7 @@ START_TEST(test_bad_types) {
         if (lq_type_caps(info->type) & LQ_CAP_DECODE)
             continue;
         int64_t cols = info->block_size, rows = info->interleave;
-        ck_assert_int_eq(lq_matmul(ctx, info->type, w, sizeof w, rows, cols, x, 1, y),
+        ck_assert_int_eq(lq_matmul(ctx, info->type, w, sizeof w, rows, cols, x, 1, y, sizeof y),
                          LQ_ERR_UNSUPPORTED);
     }
     ck_assert_ptr_null(lq_matmul_ctx_new(0));

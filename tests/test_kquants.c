@@ -36,7 +36,7 @@ START_TEST(test_q8_K_layout_and_round_trip) {
     ck_assert_int_eq(lq_row_size(LQ_TYPE_Q8_K, NCOLS), (int64_t)sizeof q);
     ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_Q8_K, x, 1, NCOLS, NULL, q, sizeof q),
                      (int64_t)sizeof q);
-    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q8_K, q, sizeof q, 1, NCOLS, y), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q8_K, q, sizeof q, 1, NCOLS, y, sizeof y), LQ_OK);
     for (int b = 0; b < NCOLS / QK; b++) {
         const uint8_t *blk = q + b * Q8_K_BYTES;
         const float *xb = x + b * QK;
@@ -73,7 +73,7 @@ START_TEST(test_q8_K_zero_block) {
     ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_Q8_K, x, 1, QK, NULL, q, sizeof q),
                      (int64_t)sizeof q);
     ck_assert_float_eq(load_f32(q), 0.0f);
-    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q8_K, q, sizeof q, 1, QK, y), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q8_K, q, sizeof q, 1, QK, y, sizeof y), LQ_OK);
     for (int i = 0; i < QK; i++)
         ck_assert_float_eq(y[i], 0.0f);
 }

@@ -100,7 +100,7 @@ START_TEST(test_odd_rows_decode_finite) {
                                               (size_t)size),
                              size);
             ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, 4,
-                                                NCOLS, y),
+                                                NCOLS, y, sizeof y),
                              LQ_OK);
             for (int i = 0; i < 4 * NCOLS; i++)
                 ck_assert_msg(isfinite(y[i]), "%s: value %d not finite",

@@ -101,9 +101,9 @@ START_TEST(test_row_api_argument_errors) {
     ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_F16, x, 1, 64, bad_imatrix, out, 256),
                      LQ_ERR_INVALID_ARGUMENT);
     float back[64];
-    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, out, 127, 1, 64, back),
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, out, 127, 1, 64, back, sizeof back),
                      LQ_ERR_SRC_TOO_SMALL);
-    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, out, 128, 1, 64, back), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, out, 128, 1, 64, back, sizeof back), LQ_OK);
     ck_assert_int_eq(lq_repack_rows(LQ_TYPE_F16, out, 128, 1, 64, back, 256),
                      LQ_ERR_UNSUPPORTED);
     /* zero rows is a valid, empty request */
@@ -205,7 +205,8 @@ START_TEST(test_f16_codec_equals_scalar) {
     ck_assert(halves && floats);
     for (uint32_t h = 0; h < 65536; h++)
         halves[h] = (uint16_t)h;
-    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, halves, 65536 * 2, 1, 65536, floats), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_F16, halves, 65536 * 2, 1, 65536, floats,
+                                        65536 * sizeof(float)), LQ_OK);
     int64_t bad = -1;
     for (uint32_t h = 0; h < 65536 && bad < 0; h++) {
         float expect = lq_fp16_to_fp32((uint16_t)h);

@@ -51,9 +51,11 @@ START_TEST(test_q8_0_matches_reference_selection) {
             float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
             ck_assert(a && b);
             ck_assert_int_eq(lq_dequantize_rows(src->type, src->data, src->size,
-                                                lq_gguf_tensor_rows(src), src->ne[0], a), LQ_OK);
+                                                lq_gguf_tensor_rows(src), src->ne[0], a,
+                                                sizeof(float) * (size_t)n), LQ_OK);
             ck_assert_int_eq(lq_dequantize_rows(o->type, o->data, o->size,
-                                                lq_gguf_tensor_rows(o), o->ne[0], b), LQ_OK);
+                                                lq_gguf_tensor_rows(o), o->ne[0], b,
+                                                sizeof(float) * (size_t)n), LQ_OK);
             double err2 = 0, norm = 0;
             for (int64_t k = 0; k < n; k++) {
                 err2 += (a[k] - (double)b[k]) * (a[k] - (double)b[k]);
@@ -104,7 +106,8 @@ START_TEST(test_convert_and_decode_back_to_f32) {
         int64_t n = lq_gguf_tensor_rows(ta) * ta->ne[0];
         float *d = malloc(sizeof(float) * (size_t)n);
         ck_assert_int_eq(lq_dequantize_rows(ta->type, ta->data, ta->size,
-                                            lq_gguf_tensor_rows(ta), ta->ne[0], d), LQ_OK);
+                                            lq_gguf_tensor_rows(ta), ta->ne[0], d,
+                                            sizeof(float) * (size_t)n), LQ_OK);
         ck_assert(memcmp(d, tb->data, sizeof(float) * (size_t)n) == 0);
         free(d);
     }

@@ -439,10 +439,10 @@ START_TEST(test_legacy_reader_hand_written_bytes) {
     ck_assert_int_eq(m->dataset_count, 1);
     ck_assert_str_eq(m->datasets[0], "wiki!");
     float w[4];
-    lq_imatrix_entry_weights(lq_imatrix_find(m, "a.w"), w);
+    ck_assert_int_eq(lq_imatrix_entry_weights(lq_imatrix_find(m, "a.w"), w, sizeof w), LQ_OK);
     ck_assert_float_eq(w[0], 2.0f);
     ck_assert_float_eq(w[1], 0.5f);
-    lq_imatrix_entry_weights(lq_imatrix_find(m, "e.w"), w);
+    ck_assert_int_eq(lq_imatrix_entry_weights(lq_imatrix_find(m, "e.w"), w, sizeof w), LQ_OK);
     ck_assert_float_eq(w[2], 3.0f);
     ck_assert_float_eq(w[3], 0.0f);
     /* written back, the same bytes */
@@ -460,7 +460,7 @@ START_TEST(test_legacy_reader_hand_written_bytes) {
     ck_assert_ptr_nonnull(strstr(e.message, "cut"));
     /* combining adds sums and counts */
     ck_assert_int_eq(lq_imatrix_combine(m, m, &e), LQ_OK);
-    lq_imatrix_entry_weights(lq_imatrix_find(m, "a.w"), w);
+    ck_assert_int_eq(lq_imatrix_entry_weights(lq_imatrix_find(m, "a.w"), w, sizeof w), LQ_OK);
     ck_assert_float_eq(w[0], 2.0f);
     ck_assert_int_eq(m->chunk_count, 34);
     lq_imatrix_free(m);
@@ -494,7 +494,7 @@ START_TEST(test_stacked_experts_use_their_own_slice) {
     lq_imatrix *m = lq_imatrix_new();
     ck_assert_int_eq(lq_imatrix_add(m, "blk.0.ffn_down_exps.weight", COLS, EXPERTS, sums, counts), LQ_OK);
     ck_assert_int_eq(lq_imatrix_write(m, dat, LQ_IMATRIX_GGUF, &e), LQ_OK);
-    lq_imatrix_entry_weights(&m->entries[0], weights);
+    ck_assert_int_eq(lq_imatrix_entry_weights(&m->entries[0], weights, sizeof weights), LQ_OK);
     char *err = NULL;
     int rc =
         tu_run_quantf(NULL, &err, "quantize --pure --imatrix '%s' '%s' '%s' iq4_nl", dat, in, out);

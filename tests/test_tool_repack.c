@@ -69,8 +69,11 @@ static void assert_decodes_equal(const lq_gguf_tensor *a, const lq_gguf_tensor *
     float *fa = malloc(sizeof(float) * (size_t)(n ? n : 1));
     float *fb = malloc(sizeof(float) * (size_t)(n ? n : 1));
     ck_assert(fa && fb);
-    ck_assert_int_eq(lq_dequantize_rows(a->type, a->data, a->size, rows, a->ne[0], fa), LQ_OK);
-    ck_assert_int_eq(lq_dequantize_rows(b->type, b->data, b->size, rows, b->ne[0], fb), LQ_OK);
+    const size_t decoded_bytes = sizeof(float) * (size_t)(n ? n : 1);
+    ck_assert_int_eq(lq_dequantize_rows(a->type, a->data, a->size, rows, a->ne[0], fa,
+                                        decoded_bytes), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(b->type, b->data, b->size, rows, b->ne[0], fb,
+                                        decoded_bytes), LQ_OK);
     ck_assert_msg(memcmp(fa, fb, sizeof(float) * (size_t)n) == 0, "%s decodes differently",
                   a->name);
     free(fa);

@@ -37,7 +37,8 @@ static double predicted_error(int type) {
         unsigned char *q = size > 0 ? malloc((size_t)size) : NULL;
         float *d = malloc(sizeof(float) * (size_t)(rows * cols));
         if (q && d && lq_quantize_rows(type, x->data, rows, cols, NULL, q, (size_t)size) == size &&
-            lq_dequantize_rows(type, q, (size_t)size, rows, cols, d) == LQ_OK) {
+            lq_dequantize_rows(type, q, (size_t)size, rows, cols, d,
+                               sizeof(float) * (size_t)(rows * cols)) == LQ_OK) {
             const float *xv = x->data;
             double num = 0, den = 0;
             for (int64_t i = 0; i < 8 * cols; i++) {
@@ -71,7 +72,7 @@ static double model_error(const lq_gguf *orig, const lq_gguf *quant, const lq_gg
         float *ov = malloc(sizeof(float) * (size_t)n);
         ck_assert_ptr_nonnull(ov);
         ck_assert_int_eq(lq_dequantize_rows(o->type, o->data, o->size, lq_gguf_tensor_rows(o),
-                                            o->ne[0], ov), LQ_OK);
+                                            o->ne[0], ov, sizeof(float) * (size_t)n), LQ_OK);
         const float *bv = b->data;
         ck_assert_msg(lq_find_nonfinite(bv, n) < 0, "%s: non-finite value", q->name);
         for (int64_t k = 0; k < n; k++) {

@@ -58,7 +58,8 @@ static float *decode_tensor(const lq_gguf_tensor *t) {
     int64_t rows = lq_gguf_tensor_rows(t), cols = t->ne[0];
     float *out = malloc((size_t)(rows * cols) * sizeof(float));
     ck_assert_ptr_nonnull(out);
-    int st = lq_dequantize_rows(t->type, t->data, t->size, rows, cols, out);
+    int st = lq_dequantize_rows(t->type, t->data, t->size, rows, cols, out,
+                                (size_t)(rows * cols) * sizeof(float));
     ck_assert_msg(st == LQ_OK, "decode of '%s' (%s): %s", t->name,
                   lq_type_name(t->type), lq_error_name(st));
     return out;
@@ -210,7 +211,8 @@ static encode_result encode_and_compare(const lq_gguf *g, const char *file,
                                        (size_t)size);
     ck_assert_msg(written == size, "%s: quantize to %s: %s", file,
                   lq_type_name(type), written < 0 ? lq_error_name((int)written) : "short");
-    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, rows, cols, deq), LQ_OK);
+    ck_assert_int_eq(lq_dequantize_rows(type, q, (size_t)size, rows, cols, deq,
+                                        (size_t)(rows * cols) * sizeof(float)), LQ_OK);
     int64_t bad = lq_find_nonfinite(deq, rows * cols);
     ck_assert_msg(bad < 0, "%s: non-finite decode at %lld", file, (long long)bad);
     encode_result r;

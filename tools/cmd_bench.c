@@ -113,7 +113,7 @@ static void run_rows(void *ctx, int64_t task) {
     char *q = (char *)j->q + first * j->row_bytes;
     if (j->decode)
         lq_dequantize_rows(j->type, q, (size_t)(n * j->row_bytes), n, j->cols,
-                           j->back + first * j->cols);
+                           j->back + first * j->cols, (size_t)(n * j->cols) * sizeof(float));
     else
         lq_quantize_rows(j->type, j->src + first * j->cols, n, j->cols, NULL, q,
                          (size_t)(n * j->row_bytes));
@@ -133,11 +133,12 @@ static double time_rows(const bench_options *o, row_job *job) {
 }
 
 static double time_matmul(const bench_options *o, lq_matmul_ctx *ctx, int type, const void *q,
-                          size_t size, const float *x, int64_t n, float *y) {
+                          size_t size, const float *x, int64_t n, float *y,
+                          size_t y_capacity) {
     double best = INFINITY;
     for (int r = 0; r < o->repeat; r++) {
         double start = tool_now();
-        if (lq_matmul(ctx, type, q, size, o->rows, o->cols, x, n, y) != LQ_OK)
+        if (lq_matmul(ctx, type, q, size, o->rows, o->cols, x, n, y, y_capacity) != LQ_OK)
             return NAN;
         double t = tool_now() - start;
         best = t < best ? t : best;
@@ -157,7 +158,8 @@ int cmd_bench(int argc, char **argv) {
     size_t nw = (size_t)(o.rows * o.cols);
     float *w = malloc(nw * sizeof(float)), *back = malloc(nw * sizeof(float));
     float *x = malloc((size_t)(o.columns * o.cols) * sizeof(float));
-    float *y = malloc((size_t)(o.columns * o.rows) * sizeof(float));
+    const size_t y_capacity = (size_t)(o.columns * o.rows) * sizeof(float);
+    float *y = malloc(y_capacity);
     void *q = malloc(nw * sizeof(float) + 4096);
     lq_matmul_ctx *ctx = lq_matmul_ctx_new(o.nthreads);
     rc = QUANT_EXIT_ERROR;
@@ -185,8 +187,8 @@ int cmd_bench(int argc, char **argv) {
         double dec = time_rows(&o, &job);
         size_t size = (size_t)(job.row_bytes * o.rows);
         double flops1 = 2.0 * (double)nw, flopsm = flops1 * (double)o.columns;
-        double t1 = time_matmul(&o, ctx, type, q, size, x, 1, y);
-        double tm = time_matmul(&o, ctx, type, q, size, x, o.columns, y);
+        double t1 = time_matmul(&o, ctx, type, q, size, x, 1, y, y_capacity);
+        double tm = time_matmul(&o, ctx, type, q, size, x, o.columns, y, y_capacity);
         printf("%-10s %7.3f %12.1f %12.1f %12.1f %12.1f\n", lq_type_name(type),
                8.0 * (double)size / (double)nw, mb / enc, mb / dec, flops1 / t1 / 1e9,
                flopsm / tm / 1e9);

@@ -177,7 +177,7 @@ static int64_t make_weights(int type, const float *w, int64_t rows, int64_t cols
 }
 
 static int measure(const matmul_options *o, lq_matmul_ctx *ctx, int type, const float *w,
-                   const float *x, float *y, type_figures *f) {
+                   const float *x, float *y, size_t y_capacity, type_figures *f) {
     void *q = NULL;
     const int64_t size = make_weights(type, w, o->rows, o->cols, &q);
     if (size < 0)
@@ -199,7 +199,8 @@ static int measure(const matmul_options *o, lq_matmul_ctx *ctx, int type, const 
     for (int r = 0; r < o->repeat && st == LQ_OK; r++) {
         double start = tool_now();
         for (int c = 0; c < f->copies && st == LQ_OK; c++)
-            st = lq_matmul(ctx, type, copy[c], (size_t)size, o->rows, o->cols, x, 1, y);
+            st = lq_matmul(ctx, type, copy[c], (size_t)size, o->rows, o->cols, x, 1, y,
+                           y_capacity);
         double t = tool_now() - start;
         best = t < best ? t : best;
     }
@@ -207,11 +208,12 @@ static int measure(const matmul_options *o, lq_matmul_ctx *ctx, int type, const 
     f->stream_gbs = (double)size * f->copies / best / 1e9;
     for (int h = 0; h < HOT_COUNTS && st == LQ_OK; h++) {
         const int64_t n = hot_counts[h];
-        st = lq_matmul(ctx, type, q, (size_t)size, o->rows, o->cols, x, n, y); /* warm */
+        st = lq_matmul(ctx, type, q, (size_t)size, o->rows, o->cols, x, n, y,
+                       y_capacity); /* warm */
         best = INFINITY;
         for (int r = 0; r < o->repeat && st == LQ_OK; r++) {
             double start = tool_now();
-            st = lq_matmul(ctx, type, q, (size_t)size, o->rows, o->cols, x, n, y);
+            st = lq_matmul(ctx, type, q, (size_t)size, o->rows, o->cols, x, n, y, y_capacity);
             double t = tool_now() - start;
             best = t < best ? t : best;
         }
@@ -263,7 +265,8 @@ int cmd_bench_matmul(int argc, char **argv) {
         return rc;
     const size_t nw = (size_t)(o.rows * o.cols), most = (size_t)hot_counts[HOT_COUNTS - 1];
     float *w = malloc(nw * sizeof *w), *x = malloc(most * (size_t)o.cols * sizeof *x);
-    float *y = malloc(most * (size_t)o.rows * sizeof *y);
+    const size_t y_capacity = most * (size_t)o.rows * sizeof(float);
+    float *y = malloc(y_capacity);
     lq_matmul_ctx *ctx = lq_matmul_ctx_new(o.nthreads);
     rc = QUANT_EXIT_ERROR;
     const double bandwidth = read_bandwidth(o.nthreads, o.repeat);
@@ -281,7 +284,7 @@ int cmd_bench_matmul(int argc, char **argv) {
         print_table_head(&o, bandwidth);
     for (int i = 0; i < o.ntypes; i++) {
         type_figures f = {0};
-        int st = measure(&o, ctx, o.types[i], w, x, y, &f);
+        int st = measure(&o, ctx, o.types[i], w, x, y, y_capacity, &f);
         if (st != LQ_OK) {
             tool_error(CMD, "%s: %s", lq_type_name(o.types[i]), lq_error_name(st));
             goto done;

@@ -127,7 +127,8 @@ static double run_type(const demo_options *o, int type, const float *w, const fl
     tool_parallel_for(o->nthreads, (o->rows + t.rows_per_task - 1) / t.rows_per_task,
                       encode_some_rows, &t);
     double seconds = tool_now() - start;
-    lq_dequantize_rows(type, q, (size_t)(t.row_bytes * o->rows), o->rows, o->cols, back);
+    lq_dequantize_rows(type, q, (size_t)(t.row_bytes * o->rows), o->rows, o->cols, back,
+                       (size_t)(o->rows * o->cols) * sizeof(float));
     *error = relative_error(w, back, o->rows, o->cols, use_imatrix ? imp : NULL);
     return seconds;
 }

@@ -333,7 +333,11 @@ static int show_statistics(const lq_imatrix *m) {
             tool_error(CMD, "out of memory");
             return QUANT_EXIT_ERROR;
         }
-        lq_imatrix_entry_weights(e, w);
+        if (lq_imatrix_entry_weights(e, w, sizeof(float) * (size_t)n) != LQ_OK) {
+            free(w);
+            tool_error(CMD, "%s: cannot compute the weights", e->name);
+            return QUANT_EXIT_ERROR;
+        }
         const tensor_stats s = entry_stats(w, n);
         printf("%-36s %12.4f %10.4g %10.4g %10.4g %10.4g %8.0f %8.2f%% %6.2f%%\n", e->name, s.sum,
                s.min, s.max, s.mean, s.sd, (double)e->counts[0], 100.0 * s.entropy_norm,

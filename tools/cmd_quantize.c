@@ -600,25 +600,32 @@ static void convert_rows_task(void *ctx, int64_t task) {
         atomic_store(&job->status, (int)st);
 }
 
+/* Scratch of the conversion, sized for the largest tensor; the sizes are
+ * bytes, passed to the library as the buffers' capacities. */
+typedef struct buffers {
+    float *f32, *weights;
+    unsigned char *out;
+    size_t f32_bytes, weights_bytes, out_bytes;
+} buffers;
+
 static const float *decoded_input(const quantize_options *o, const lq_gguf_tensor *t,
-                                  float *buffer) {
+                                  const buffers *b) {
     if (t->type == LQ_TYPE_F32)
         return t->data;
     int st = lq_dequantize_rows(t->type, t->data, t->size, lq_gguf_tensor_rows(t), t->ne[0],
-                                buffer);
+                                b->f32, b->f32_bytes);
     if (st == LQ_OK)
-        return buffer;
+        return b->f32;
     tool_error(CMD, "%s: tensor '%s': decoding %s failed: %s", o->input_path, t->name,
                lq_type_name(t->type), lq_error_message(st));
     return NULL;
 }
 
 /* Decode (if needed), check for NaN/Inf, and quantize one tensor into out. */
-static bool convert_tensor(const quantize_options *o, const tensor_plan *p, float *f32_buffer,
-                           float *weights, unsigned char *out) {
+static bool convert_tensor(const quantize_options *o, const tensor_plan *p, const buffers *b) {
     const lq_gguf_tensor *t = p->src;
     int64_t rows = lq_gguf_tensor_rows(t), cols = t->ne[0];
-    const float *src = decoded_input(o, t, f32_buffer);
+    const float *src = decoded_input(o, t, b);
     if (!src)
         return false;
     const lq_type_info *info = lq_type_get(p->type);
@@ -630,9 +637,15 @@ static bool convert_tensor(const quantize_options *o, const tensor_plan *p, floa
         return false;
     }
     int64_t experts = p->imatrix && t->n_dims >= 3 ? t->ne[2] : 1;
-    if (p->imatrix)
-        lq_imatrix_entry_weights(p->imatrix, weights);
-    convert_job job = {.src = src, .dst = out, .weights = p->imatrix ? weights : NULL,
+    if (p->imatrix) {
+        int st = lq_imatrix_entry_weights(p->imatrix, b->weights, b->weights_bytes);
+        if (st != LQ_OK) {
+            tool_error(CMD, "%s: tensor '%s': importance weights: %s", o->input_path, t->name,
+                       lq_error_message(st));
+            return false;
+        }
+    }
+    convert_job job = {.src = src, .dst = b->out, .weights = p->imatrix ? b->weights : NULL,
                        .type = p->type, .cols = cols, .rows_per_expert = rows / experts,
                        .row_bytes = lq_row_size(p->type, cols)};
     /* tasks of whole interleave groups, small enough to balance threads */
@@ -730,11 +743,6 @@ static bool describe_output(lq_gguf_writer *w, const planner *pl, const lq_gguf 
     return st == LQ_OK;
 }
 
-typedef struct buffers {
-    float *f32, *weights;
-    unsigned char *out;
-} buffers;
-
 static bool allocate_buffers(const tensor_plan *plans, int64_t count, buffers *b) {
     uint64_t max_floats = 0, max_out = 0, max_weights = 0;
     for (int64_t i = 0; i < count; i++) {
@@ -752,7 +760,8 @@ static bool allocate_buffers(const tensor_plan *plans, int64_t count, buffers *b
     }
     *b = (buffers){max_floats ? malloc(max_floats * sizeof(float)) : NULL,
                    max_weights ? malloc(max_weights * sizeof(float)) : NULL,
-                   max_out ? malloc(max_out) : NULL};
+                   max_out ? malloc(max_out) : NULL,
+                   max_floats * sizeof(float), max_weights * sizeof(float), max_out};
     return (!max_floats || b->f32) && (!max_weights || b->weights) && (!max_out || b->out);
 }
 
@@ -780,12 +789,13 @@ static bool stream_tensors(const planner *pl, const lq_gguf *in, const tensor_pl
         const tensor_plan *p = &plans[i];
         const void *data = p->src->data;
         if (p->convert) {
-            if (!convert_tensor(o, p, b->f32, b->weights, b->out))
+            if (!convert_tensor(o, p, b))
                 return false;
             data = b->out;
         } else if (p->repack_only) {
             int st = lq_repack_rows(p->type, p->src->data, p->src->size,
-                                    lq_gguf_tensor_rows(p->src), p->src->ne[0], b->out, p->size);
+                                    lq_gguf_tensor_rows(p->src), p->src->ne[0], b->out,
+                                    b->out_bytes);
             if (st != LQ_OK) {
                 tool_error(CMD, "%s: tensor '%s': repacking to %s failed: %s", o->input_path,
                            p->src->name, lq_type_name(p->type), lq_error_message(st));

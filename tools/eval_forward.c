@@ -253,10 +253,19 @@ static int attention(const eval_context *c, int64_t n, int64_t first_query) {
 
 /* ---- layers -------------------------------------------------------------- */
 
-static int matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y) {
+/* Bytes of a [token][feature] buffer of `width` features per token. */
+static size_t token_buffer_bytes(const eval_context *c, int64_t width) {
+    return sizeof(float) * (size_t)(c->max_tokens * width);
+}
+
+/* y_capacity is the bytes of the buffer y points into, so that a shape
+ * mistake here is an error of lq_matmul, not an overrun. */
+static int matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
+                  size_t y_capacity) {
     if (c->observe)
         c->observe(c->observe_user, w, x, n);
-    return lq_matmul(c->matmul, w->type, w->data, w->size, w->nrows, w->ncols, x, n, y);
+    return lq_matmul(c->matmul, w->type, w->data, w->size, w->nrows, w->ncols, x, n, y,
+                     y_capacity);
 }
 
 static int embed(eval_context *c, const int32_t *tokens, int64_t n) {
@@ -270,7 +279,7 @@ static int embed(eval_context *c, const int32_t *tokens, int64_t n) {
         const int64_t g = tokens[t] / group, r = tokens[t] % group;
         const char *src = (const char *)e->data + g * group_bytes;
         int st = lq_dequantize_rows(e->type, src, (size_t)group_bytes, group, e->ncols,
-                                    c->embd_group);
+                                    c->embd_group, sizeof(float) * (size_t)(group * e->ncols));
         if (st != LQ_OK)
             return st;
         memcpy(c->residual + t * e->ncols, c->embd_group + r * e->ncols,
@@ -283,11 +292,11 @@ static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int6
     const eval_hparams *hp = &c->model->hp;
     const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     rms_norm(c->residual, l->attn_norm, n, hp->n_embd, hp->rms_eps, c->normed);
-    int st = matmul(c, &l->wq, c->normed, n, c->q);
+    int st = matmul(c, &l->wq, c->normed, n, c->q, token_buffer_bytes(c, q_dim));
     if (st == LQ_OK)
-        st = matmul(c, &l->wk, c->normed, n, c->k);
+        st = matmul(c, &l->wk, c->normed, n, c->k, token_buffer_bytes(c, kv_dim));
     if (st == LQ_OK)
-        st = matmul(c, &l->wv, c->normed, n, c->v);
+        st = matmul(c, &l->wv, c->normed, n, c->v, token_buffer_bytes(c, kv_dim));
     if (st != LQ_OK)
         return st;
     add_bias(c->q, l->bq, n, q_dim);
@@ -298,7 +307,8 @@ static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int6
     st = attention(c, n, row0);
     if (st != LQ_OK)
         return st;
-    st = matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj);
+    st = matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj,
+                token_buffer_bytes(c, hp->n_embd));
     if (st != LQ_OK)
         return st;
     add_bias(c->proj, l->bo, n - row0, hp->n_embd);
@@ -311,13 +321,13 @@ static int ffn_block(eval_context *c, const eval_layer *l, int64_t n, int64_t ro
     const int64_t rows = n - row0;
     float *x = c->residual + row0 * hp->n_embd;
     rms_norm(x, l->ffn_norm, rows, hp->n_embd, hp->rms_eps, c->normed);
-    int st = matmul(c, &l->ffn_gate, c->normed, rows, c->gate);
+    int st = matmul(c, &l->ffn_gate, c->normed, rows, c->gate, token_buffer_bytes(c, hp->n_ff));
     if (st == LQ_OK)
-        st = matmul(c, &l->ffn_up, c->normed, rows, c->up);
+        st = matmul(c, &l->ffn_up, c->normed, rows, c->up, token_buffer_bytes(c, hp->n_ff));
     if (st != LQ_OK)
         return st;
     swiglu(c->gate, c->up, rows * hp->n_ff);
-    st = matmul(c, &l->ffn_down, c->gate, rows, c->proj);
+    st = matmul(c, &l->ffn_down, c->gate, rows, c->proj, token_buffer_bytes(c, hp->n_embd));
     if (st != LQ_OK)
         return st;
     add_into(x, c->proj, rows * hp->n_embd);
@@ -351,6 +361,9 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
     const int64_t rows = n - out_first;
     rms_norm(c->residual + out_first * hp->n_embd, m->output_norm, rows, hp->n_embd,
              hp->rms_eps, c->normed);
+    /* the caller's logits hold `rows` rows of n_vocab floats (the contract
+     * of eval_forward) */
     return lq_matmul(c->matmul, m->output.type, m->output.data, m->output.size,
-                     m->output.nrows, m->output.ncols, c->normed, rows, logits);
+                     m->output.nrows, m->output.ncols, c->normed, rows, logits,
+                     sizeof(float) * (size_t)(rows * hp->n_vocab));
 }

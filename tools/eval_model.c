@@ -136,7 +136,7 @@ static int load_vector(const lq_gguf *g, const char *name, int64_t n, bool requi
     *out = malloc(sizeof(float) * (size_t)n);
     if (!*out)
         return lq_gguf_fail(err, LQ_ERR_NO_MEMORY, "%s: out of memory", lq_gguf_path(g));
-    st = lq_dequantize_rows(m.type, m.data, m.size, 1, n, *out);
+    st = lq_dequantize_rows(m.type, m.data, m.size, 1, n, *out, sizeof(float) * (size_t)n);
     if (st != LQ_OK)
         return lq_gguf_fail(err, st, "%s: tensor %s: %s", lq_gguf_path(g), name,
                             lq_error_message(st));

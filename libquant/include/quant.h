@@ -5,6 +5,14 @@
  * allocated behind the caller's back except where a function says so, and the
  * codec functions never start threads.
  *
+ * Buffers: every function of the public headers that writes into a buffer
+ * the caller owns takes that buffer's capacity right after it (as zstd
+ * does). A capacity is always in bytes, float buffers included, so a count
+ * of floats passed by mistake is too small and fails instead of overflowing.
+ * Below what the call needs, the function returns LQ_ERR_DST_TOO_SMALL and
+ * writes nothing. (Single values returned through a pointer, such as
+ * lq_vec_dot's result, are not buffers.)
+ *
  * Type ids are the GGUF/ggml ids used by ik_llama.cpp, so files move between
  * the two projects unchanged.
  */
@@ -18,8 +26,14 @@
 extern "C" {
 #endif
 
+/* The version of these headers (lq_version() gives the library's). Before
+ * 1.0 an incompatible change of the API raises the minor number, and every
+ * incompatible change of the ABI raises the shared library's soname:
+ * 0.2.0 (libquant.so.1) gave lq_dequantize_rows, lq_matmul and
+ * lq_imatrix_entry_weights the capacity of their output; 0.1.0 was
+ * libquant.so.0. */
 #define LQ_VERSION_MAJOR 0
-#define LQ_VERSION_MINOR 1
+#define LQ_VERSION_MINOR 2
 #define LQ_VERSION_PATCH 0
 
 /* ------------------------------------------------------------------------ */
@@ -200,7 +214,9 @@ int64_t lq_tensor_size(int type, int64_t nrows, int64_t ncols);
 /* Codecs                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Quantize nrows x ncols floats (row-major) to `type`.
+/* Quantize nrows x ncols floats (row-major) to `type` into dst, which holds
+ * dst_capacity bytes (at least lq_tensor_size; less gives
+ * LQ_ERR_DST_TOO_SMALL with nothing written).
  * imatrix: NULL, or ncols positive importance weights (one per column).
  * Returns the number of bytes written (lq_tensor_size) or a negative status.
  * NaN/Inf in src of a quantized type gives LQ_ERR_NONFINITE and leaves dst
@@ -211,16 +227,23 @@ int64_t lq_quantize_rows(int type, const float *src, int64_t nrows,
                          int64_t ncols, const float *imatrix, void *dst,
                          size_t dst_capacity);
 
-/* Decode nrows x ncols weights of `type` from src (src_size bytes) to floats. */
+/* Decode nrows x ncols weights of `type` from src (src_size bytes) to
+ * floats in dst, which holds dst_capacity bytes (at least
+ * nrows * ncols * sizeof(float)). Returns LQ_OK or a negative status:
+ * LQ_ERR_SRC_TOO_SMALL, LQ_ERR_DST_TOO_SMALL (nothing written), and the
+ * type and shape errors of lq_tensor_size. */
 int lq_dequantize_rows(int type, const void *src, size_t src_size,
-                       int64_t nrows, int64_t ncols, float *dst);
+                       int64_t nrows, int64_t ncols, float *dst,
+                       size_t dst_capacity);
 
 /* Index of the first non-finite value in src[0..n), or -1 if all are finite. */
 int64_t lq_find_nonfinite(const float *src, int64_t n);
 
 /* Interleave nrows rows of base type into the interleaved type `type`
  * (byte-exact with the reference's offline repack), and back. nrows must be a
- * multiple of the interleave factor. src and dst must not overlap. */
+ * multiple of the interleave factor. src and dst must not overlap. dst holds
+ * dst_capacity bytes: at least the output's lq_tensor_size, or
+ * LQ_ERR_DST_TOO_SMALL with nothing written. */
 int lq_repack_rows(int type, const void *src, size_t src_size, int64_t nrows,
                    int64_t ncols, void *dst, size_t dst_capacity);
 int lq_unpack_rows(int type, const void *src, size_t src_size, int64_t nrows,

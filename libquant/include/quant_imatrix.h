@@ -21,6 +21,7 @@
 #ifndef LIBQUANT_QUANT_IMATRIX_H
 #define LIBQUANT_QUANT_IMATRIX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant_gguf.h" /* lq_gguf_error */
@@ -66,9 +67,11 @@ int lq_imatrix_add_dataset(lq_imatrix *m, const char *dataset);
 const lq_imatrix_entry *lq_imatrix_find(const lq_imatrix *m, const char *name);
 
 /* The importance weights of an entry: ncols * nmat means of x^2 (sums /
- * counts, expert after expert). An expert that saw no token gets weights
- * 1.0, as mainline does. out must hold ncols * nmat floats. */
-void lq_imatrix_entry_weights(const lq_imatrix_entry *e, float *out);
+ * counts, expert after expert) into out, which holds out_capacity bytes (at
+ * least ncols * nmat * sizeof(float)). An expert that saw no token gets
+ * weights 1.0, as mainline does. Returns LQ_OK, LQ_ERR_INVALID_ARGUMENT
+ * (NULL) or LQ_ERR_DST_TOO_SMALL (nothing written). */
+int lq_imatrix_entry_weights(const lq_imatrix_entry *e, float *out, size_t out_capacity);
 
 /* Read either format (detected from the first bytes). */
 int lq_imatrix_read(const char *path, lq_imatrix **out, lq_gguf_error *err);

@@ -60,14 +60,16 @@ int lq_activation_format(int wtype);
 int64_t lq_activation_size(int wtype, int64_t ncols);
 
 /* Quantize the activation vector x (ncols floats, finite) for weights of
- * `wtype` into act (act_capacity >= lq_activation_size). Returns LQ_OK or a
- * negative lq_status. */
+ * `wtype` into act (act_capacity >= lq_activation_size bytes, or
+ * LQ_ERR_DST_TOO_SMALL with nothing written). Returns LQ_OK or a negative
+ * lq_status. */
 int lq_quantize_activation(int wtype, const float *x, int64_t ncols, void *act,
                            size_t act_capacity);
 
 /* *result = the dot product of one weight row (lq_row_size(wtype, ncols)
  * bytes, row meta included) with an activation row prepared by
  * lq_quantize_activation for the same type and ncols. Needs no scratch.
+ * result is one float, not a buffer, so it has no capacity.
  * Interleaved types give LQ_ERR_UNSUPPORTED (use lq_matmul). */
 int lq_vec_dot(int wtype, int64_t ncols, const void *w_row, const void *act,
                float *result);
@@ -89,17 +91,19 @@ int lq_matmul_ctx_threads(const lq_matmul_ctx *ctx);
 /* Y = W X. W: nrows rows of ncols weights of wtype (w_size >=
  * lq_tensor_size(wtype, nrows, ncols) bytes). X: n vectors of ncols floats,
  * one after another. Y: n * nrows floats, Y[j * nrows + r] = row r of W dot
- * vector j of X.
+ * vector j of X, in y, which holds y_capacity bytes (at least
+ * n * nrows * sizeof(float)).
  * Errors: LQ_ERR_UNKNOWN_TYPE; LQ_ERR_UNSUPPORTED (type not decodable);
  * LQ_ERR_BAD_SHAPE (ncols not a positive multiple of the block size, nrows
  * not a multiple of the interleave factor); LQ_ERR_SRC_TOO_SMALL (w_size);
+ * LQ_ERR_DST_TOO_SMALL (y_capacity; y is left untouched);
  * LQ_ERR_INVALID_ARGUMENT (NULL pointers, negative counts);
  * LQ_ERR_NO_MEMORY (scratch). nrows == 0 or n == 0 does nothing.
  * X must be finite (a NaN or Inf makes the outputs of its vector NaN or
  * meaningless); no alignment is required of W, X or Y. */
 int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
               int64_t nrows, int64_t ncols, const float *x, int64_t n,
-              float *y);
+              float *y, size_t y_capacity);
 
 #ifdef __cplusplus
 }
