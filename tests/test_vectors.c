@@ -20,6 +20,18 @@
 
 #define ENCODE_TOLERANCE 1.02
 
+/* Types whose error must not exceed the reference's at all: q8_0 lost its
+ * -128 code to the reference's kernels (issue 19) and must still be at least
+ * as accurate. */
+static const int no_worse_than_reference[] = {LQ_TYPE_Q8_0, LQ_TYPE_Q8_0_R8};
+
+static double encode_tolerance(int type) {
+    for (size_t i = 0; i < sizeof no_worse_than_reference / sizeof *no_worse_than_reference; i++)
+        if (no_worse_than_reference[i] == type)
+            return 1.0;
+    return ENCODE_TOLERANCE;
+}
+
 typedef enum case_kind { CASE_SIZES, CASE_DECODE, CASE_REPACK, CASE_ENCODE } case_kind;
 
 typedef struct vector_case {
@@ -253,10 +265,11 @@ START_TEST(test_encode) {
     if (!(lq_type_get(type)->flags & LQ_CAP_QUANTIZED))
         ck_assert_msg(plain.bytes_equal && weighted.bytes_equal,
                       "%s: conversion differs from the reference's", c->file);
-    ck_assert_msg(ratio(&plain) <= ENCODE_TOLERANCE,
+    const double tolerance = encode_tolerance(type);
+    ck_assert_msg(ratio(&plain) <= tolerance,
                   "%s: plain error %.6g is %.4fx the reference's %.6g", c->file,
                   plain.error, ratio(&plain), plain.ref_error);
-    ck_assert_msg(ratio(&weighted) <= ENCODE_TOLERANCE,
+    ck_assert_msg(ratio(&weighted) <= tolerance,
                   "%s: weighted error %.6g is %.4fx the reference's %.6g", c->file,
                   weighted.error, ratio(&weighted), weighted.ref_error);
     lq_gguf_close(g);
