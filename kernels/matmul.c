@@ -90,18 +90,21 @@ static int choose_kernel(int wtype, plan *p) {
     p->codec = lq_codec_find(wtype);
     if (!(lq_type_caps(wtype) & LQ_CAP_DECODE))
         return LQ_ERR_UNSUPPORTED;
+    int stored_type = -1; /* the type whose rows the kernels read */
     if (p->info->interleave == 1) {
-        p->kernel = lq_dot_kernel_find(wtype);
+        stored_type = wtype;
         p->source = ROWS_DIRECT;
     } else if (p->codec->unpack && p->info->base_type >= 0) {
-        p->kernel = lq_dot_kernel_find(p->info->base_type);
+        stored_type = p->info->base_type;
         p->source = ROWS_UNPACKED;
-    } else {
-        p->kernel = NULL;
     }
+    p->kernel = stored_type >= 0 ? lq_dot_kernel_find(stored_type) : NULL;
     if (!p->kernel) {
+        /* a type with a panel decoder but no row kernel keeps its rows for
+         * lq_matmul; lq_vec_dot decodes it block by block */
         p->kernel = &lq_dot_kernel_decoded;
-        p->source = ROWS_DECODED;
+        if (stored_type < 0 || !lq_panel_decoder_find(stored_type))
+            p->source = ROWS_DECODED;
     }
     return LQ_OK;
 }
@@ -207,7 +210,7 @@ int lq_vec_dot(int wtype, int64_t ncols, const void *w_row, const void *act,
         return LQ_ERR_UNSUPPORTED;
     if (!w_row || !act || !result)
         return LQ_ERR_INVALID_ARGUMENT;
-    if (p.source == ROWS_DECODED)
+    if (p.kernel == &lq_dot_kernel_decoded)
         return dot_decoded_blockwise(p.info, p.codec, w_row, act, ncols, result);
     *result = p.dot(w_row, act, ncols);
     return LQ_OK;

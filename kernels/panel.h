@@ -65,7 +65,12 @@ typedef struct lq_panel_decoder {
  * order; the driver converts; SIMD decoders write lane order directly). */
 void lq_panel_lane_order(int8_t *level);
 
-/* The scalar decoder of a type (panel_decode.c), or NULL. */
+/* The IQK family's scalar decoders (panel_decode_iqk.c). */
+extern const lq_panel_decoder lq_panel_decoders_iqk[];
+extern const int lq_panel_decoders_iqk_count;
+
+/* The scalar decoder of a type (panel_decode.c, panel_decode_iqk.c), or
+ * NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */
 lq_panel_decode_fn lq_panel_decode_simd(int type, lq_simd_level level);

@@ -294,6 +294,9 @@ const lq_panel_decoder *lq_panel_decoder_find(int type) {
     for (size_t i = 0; i < sizeof decoders / sizeof decoders[0]; i++)
         if (decoders[i].type == type)
             return &decoders[i];
+    for (int i = 0; i < lq_panel_decoders_iqk_count; i++)
+        if (lq_panel_decoders_iqk[i].type == type)
+            return &lq_panel_decoders_iqk[i];
     return NULL;
 }
 

@@ -45,6 +45,9 @@ typedef struct ks_format {
     void (*unpack)(const uint8_t *src, ks_superblock *sb);
 } ks_format;
 
+/* The formats (iqk_ks.c); the kernels' decoders use their unpacking too. */
+extern const ks_format ks_iq2_ks, ks_iq3_ks, ks_iq4_ks, ks_iq4_kss, ks_iq5_ks, ks_iq2_kl;
+
 /* The (first, second) values of iq2_kl pair index p (0..31). */
 const int8_t *ks_iq2kl_pair(int p);
 

@@ -46,6 +46,8 @@ static vector_case *vector_cases;
 static int vector_case_count;
 static int *type_cases; /* decodable type ids */
 static int type_case_count;
+static int *panel_cases; /* the non-interleaved ones with a scalar panel decoder */
+static int panel_case_count;
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -413,6 +415,40 @@ START_TEST(test_panel_decoders) {
 }
 END_TEST
 
+/* Each scalar decoder reproduces its codec's decoding: level * scale +
+ * offset is the decoded weight (to float rounding: the two may multiply in
+ * another order). */
+START_TEST(test_panel_scalar_decoders) {
+    const int type = panel_cases[_i];
+    const lq_panel_decoder *scalar = lq_panel_decoder_find(type);
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t rows = 3, cols = 3 * LQ_PANEL_K, chunks = 3;
+    tu_rng rng = {0x5ca1a400u + (uint64_t)type};
+    void *w = random_weights(type, rows, cols, &rng);
+    ck_assert_ptr_nonnull(w);
+    const int64_t size = lq_tensor_size(type, rows, cols), row_bytes = lq_row_size(type, cols);
+    float *want = xmalloc((size_t)(rows * cols) * sizeof *want);
+    ck_assert_int_eq(lq_dequantize_rows(type, w, (size_t)size, rows, cols, want,
+                                        (size_t)(rows * cols) * sizeof *want), LQ_OK);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < chunks; c++) {
+            lq_panel_chunk chunk;
+            scalar->decode((const uint8_t *)w + r * row_bytes, c, LQ_PANEL_K, &chunk);
+            for (int i = 0; i < LQ_PANEL_K; i++) {
+                const float expect = want[r * cols + c * LQ_PANEL_K + i];
+                const float got = chunk.scale[i / 16] * (float)chunk.level[i] +
+                                  chunk.offset[i / 16];
+                ck_assert_msg(fabsf(got - expect) <= 1e-6f * fabsf(expect) + 1e-30f,
+                              "%s row %lld weight %lld: panel %.9g, codec %.9g", info->name,
+                              (long long)r, (long long)(c * LQ_PANEL_K + i), (double)got,
+                              (double)expect);
+            }
+        }
+    free(want);
+    free(w);
+}
+END_TEST
+
 START_TEST(test_simd_activations) {
     enum { COLS = 32 * 12 };
     static float x[COLS];
@@ -571,6 +607,10 @@ static void discover_types(void) {
         if ((lq_type_caps(info->type) & LQ_CAP_DECODE) && tu_type_selected(info->name))
             type_cases[type_case_count++] = info->type;
     }
+    panel_cases = xmalloc((size_t)lq_type_count() * sizeof *panel_cases);
+    for (int i = 0; i < type_case_count; i++)
+        if (lq_panel_decoder_find(type_cases[i]) && lq_type_get(type_cases[i])->interleave == 1)
+            panel_cases[panel_case_count++] = type_cases[i];
 }
 
 static Suite *kernels_suite(void) {
@@ -596,6 +636,7 @@ static Suite *kernels_suite(void) {
         tcase_add_test(tc, test_simd_activations);
         tcase_add_test(tc, test_simd_halves);
         tcase_add_loop_test(tc, test_levels_accuracy, 0, type_case_count);
+        tcase_add_loop_test(tc, test_panel_scalar_decoders, 0, panel_case_count);
         if (lq_simd_level_default() >= LQ_SIMD_AVX512)
             tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_decoders_avx512_count);
         suite_add_tcase(s, tc);
@@ -618,5 +659,6 @@ int main(void) {
     srunner_free(sr);
     free(vector_cases);
     free(type_cases);
+    free(panel_cases);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
