@@ -46,7 +46,9 @@ static void print_help(FILE *out) {
             "  --repeat N     runs per figure, best kept (default 3)\n"
             "  -t N           threads (default: all cores)\n"
             "  --bandwidth    print the machine's read bandwidth with -t threads, only\n"
-            "  -h, --help     this help\n");
+            "  -h, --help     this help\n"
+            "\n"
+            QUANT_HELP_EXIT_STATUS);
 }
 
 static int parse_options(int argc, char **argv, bench_options *o) {
@@ -192,7 +194,8 @@ int cmd_bench(int argc, char **argv) {
         printf("%-10s %7.3f %12.1f %12.1f %12.1f %12.1f\n", lq_type_name(type),
                8.0 * (double)size / (double)nw, mb / enc, mb / dec, flops1 / t1 / 1e9,
                flopsm / tm / 1e9);
-        fflush(stdout);
+        if (!tool_output_ok(CMD))
+            goto done; /* a closed stdout: no point measuring the rest */
     }
     rc = QUANT_EXIT_OK;
 done:

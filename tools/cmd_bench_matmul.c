@@ -54,7 +54,9 @@ static void print_help(FILE *out) {
             "  --repeat N      runs per figure, best kept (default 5)\n"
             "  -t N            threads (default: all cores)\n"
             "  --json          one JSON object instead of the table\n"
-            "  -h, --help      this help\n");
+            "  -h, --help      this help\n"
+            "\n"
+            QUANT_HELP_EXIT_STATUS);
 }
 
 static int parse_options(int argc, char **argv, matmul_options *o) {
@@ -293,7 +295,8 @@ int cmd_bench_matmul(int argc, char **argv) {
             print_json_row(o.types[i], &f, i == 0);
         else
             print_row(o.types[i], &f, bandwidth);
-        fflush(stdout);
+        if (!tool_output_ok(CMD))
+            goto done; /* a closed stdout: no point measuring the rest */
     }
     if (o.json)
         printf("\n]}\n");

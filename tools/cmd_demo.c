@@ -149,7 +149,9 @@ static void print_help(FILE *out) {
             "  --cols N      columns (default 4096; a multiple of 256)\n"
             "  --seed S      random seed (default 1)\n"
             "  -t N          threads (default: all cores)\n"
-            "  -h, --help    this help\n");
+            "  -h, --help    this help\n"
+            "\n"
+            QUANT_HELP_EXIT_STATUS);
 }
 
 static int parse_options(int argc, char **argv, demo_options *o) {
@@ -238,6 +240,10 @@ int cmd_demo(int argc, char **argv) {
                (long long)bytes, 8.0 * (double)bytes / (double)n, 100 * err_plain,
                100 * err_weighted, (double)(n * sizeof(float)) / 1e6 / (seconds > 0 ? seconds : 1e-9));
         shown++;
+        if (!tool_output_ok(CMD)) {
+            free(w), free(imp), free(back), free(q);
+            return QUANT_EXIT_ERROR; /* a closed stdout: stop */
+        }
     }
     printf("\n* quantized with the importance vector, error weighted by it.\n"
            "%d of %zu listed types are available in this build.\n", shown,

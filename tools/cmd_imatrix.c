@@ -62,7 +62,7 @@ static void print_help(FILE *out) {
             "                            the mean (high: a few columns dominate)\n"
             "  -h, --help                this help\n"
             "\n"
-            "exit status: 0 success, 1 error, 2 usage error\n");
+            QUANT_HELP_EXIT_STATUS);
 }
 
 enum { OPT_CHUNKS = EVAL_OPT_CHUNKS, OPT_FORMAT, OPT_IN_FILE, OPT_STATS };
@@ -185,7 +185,8 @@ static int run_chunks(const eval_model *model, const eval_vocab *vocab, const in
     eval_context_set_observer(ctx, observe, run);
     eval_ppl ppl = {0, 0, 0};
     double seconds = 0.0;
-    for (int64_t i = 0; i < p->n_chunk && st == LQ_OK; i++) {
+    bool output_failed = false; /* stdout closed or full: stop, reported already */
+    for (int64_t i = 0; i < p->n_chunk && st == LQ_OK && !output_failed; i++) {
         memcpy(chunk, tokens + i * p->n_ctx, sizeof(int32_t) * (size_t)p->n_ctx);
         if (eval_vocab_adds_bos(vocab))
             chunk[0] = eval_vocab_bos(vocab);
@@ -199,10 +200,12 @@ static int run_chunks(const eval_model *model, const eval_vocab *vocab, const in
         eval_ppl_add(&ppl, logits, model->hp.n_vocab, tokens + i * p->n_ctx + p->first + 1,
                      p->n_ctx - 1 - p->first, NULL);
         printf("[%lld]%.4lf,", (long long)(i + 1), eval_ppl_current(&ppl));
-        fflush(stdout);
+        output_failed = !tool_output_ok(CMD);
     }
     double value, error;
-    if (st == LQ_OK) {
+    if (output_failed) {
+        st = LQ_ERR_IO; /* no imatrix file is written after it */
+    } else if (st == LQ_OK) {
         printf("\n");
         if (eval_ppl_final(&ppl, &value, &error))
             printf("Final estimate: PPL = %.4lf +/- %.5lf\n", value, error);

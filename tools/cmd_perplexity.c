@@ -69,7 +69,7 @@ static void print_help(FILE *out) {
             "                             the reference's summary statistics\n"
             "  -h, --help                 this help\n"
             "\n"
-            "exit status: 0 success, 1 error, 2 usage error\n");
+            QUANT_HELP_EXIT_STATUS);
 }
 
 enum { OPT_CHUNKS = EVAL_OPT_CHUNKS, OPT_KLD_BASE, OPT_KLD };
@@ -234,7 +234,8 @@ static int perplexity(ppl_run *r) {
             st = write_failed(r->o->base_file);
         report_progress(r, i + 1);
         printf("[%lld]%.4lf,", (long long)(i + 1), eval_ppl_current(&ppl));
-        fflush(stdout);
+        if (!tool_output_ok(CMD))
+            st = QUANT_EXIT_ERROR; /* a closed stdout stops the run (the base file goes) */
     }
     if (base && fclose(base) != 0 && st == QUANT_EXIT_OK)
         st = write_failed(r->o->base_file);
@@ -314,7 +315,8 @@ static int kl_divergence(ppl_run *r) {
         eval_kld_add(&kld, r->logits, r->model->hp.n_vocab, r->base, tokens + r->first + 1,
                      scored);
         eval_kld_print_chunk(stdout, &kld, (int)(i + 1));
-        fflush(stdout);
+        if (!tool_output_ok(CMD))
+            st = QUANT_EXIT_ERROR;
     }
     fclose(f);
     if (st == QUANT_EXIT_OK) {

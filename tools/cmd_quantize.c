@@ -94,7 +94,7 @@ static void print_help(FILE *out) {
             "  -t, --threads N             threads (default: all cores); also THREADS\n"
             "  -h, --help                  this help\n"
             "\n"
-            "exit status: 0 success, 1 error, 2 usage error\n");
+            QUANT_HELP_EXIT_STATUS);
 }
 
 static void print_help_mixes(FILE *out) {
@@ -608,29 +608,33 @@ typedef struct buffers {
     size_t f32_bytes, weights_bytes, out_bytes;
 } buffers;
 
+/* Messages of a failed conversion first erase the bar, to start at column 0. */
 static const float *decoded_input(const quantize_options *o, const lq_gguf_tensor *t,
-                                  const buffers *b) {
+                                  const buffers *b, tool_progress *bar) {
     if (t->type == LQ_TYPE_F32)
         return t->data;
     int st = lq_dequantize_rows(t->type, t->data, t->size, lq_gguf_tensor_rows(t), t->ne[0],
                                 b->f32, b->f32_bytes);
     if (st == LQ_OK)
         return b->f32;
+    tool_progress_clear(bar);
     tool_error(CMD, "%s: tensor '%s': decoding %s failed: %s", o->input_path, t->name,
                lq_type_name(t->type), lq_error_message(st));
     return NULL;
 }
 
 /* Decode (if needed), check for NaN/Inf, and quantize one tensor into out. */
-static bool convert_tensor(const quantize_options *o, const tensor_plan *p, const buffers *b) {
+static bool convert_tensor(const quantize_options *o, const tensor_plan *p, const buffers *b,
+                           tool_progress *bar) {
     const lq_gguf_tensor *t = p->src;
     int64_t rows = lq_gguf_tensor_rows(t), cols = t->ne[0];
-    const float *src = decoded_input(o, t, b);
+    const float *src = decoded_input(o, t, b, bar);
     if (!src)
         return false;
     const lq_type_info *info = lq_type_get(p->type);
     int64_t bad = (info->flags & LQ_CAP_QUANTIZED) ? lq_find_nonfinite(src, rows * cols) : -1;
     if (bad >= 0) {
+        tool_progress_clear(bar);
         tool_error(CMD, "%s: tensor '%s': row %lld, column %lld is %g: NaN/Inf cannot be "
                    "quantized", o->input_path, t->name, (long long)(bad / cols),
                    (long long)(bad % cols), (double)src[bad]);
@@ -640,6 +644,7 @@ static bool convert_tensor(const quantize_options *o, const tensor_plan *p, cons
     if (p->imatrix) {
         int st = lq_imatrix_entry_weights(p->imatrix, b->weights, b->weights_bytes);
         if (st != LQ_OK) {
+            tool_progress_clear(bar);
             tool_error(CMD, "%s: tensor '%s': importance weights: %s", o->input_path, t->name,
                        lq_error_message(st));
             return false;
@@ -655,6 +660,7 @@ static bool convert_tensor(const quantize_options *o, const tensor_plan *p, cons
     tool_parallel_for(o->nthreads, job.tasks_per_expert * experts, convert_rows_task, &job);
     int st = atomic_load(&job.status);
     if (st != LQ_OK) {
+        tool_progress_clear(bar);
         tool_error(CMD, "%s: tensor '%s': quantizing to %s failed: %s", o->input_path, t->name,
                    lq_type_name(p->type), lq_error_message(st));
         return false;
@@ -684,19 +690,6 @@ static void print_totals(const tensor_plan *plans, int64_t count) {
            tool_format_bytes(in_bytes, a), tool_format_bytes(out_bytes, b),
            weights ? 8.0 * (double)out_bytes / (double)weights : 0.0,
            (unsigned long long)weights);
-}
-
-/* The bar on a terminal: work done is measured in input weights. */
-static void print_progress(uint64_t done, uint64_t total, double elapsed) {
-    const int width = 30;
-    double fraction = total ? (double)done / (double)total : 1.0;
-    int filled = (int)(fraction * width);
-    double eta = fraction > 0 ? elapsed * (1.0 - fraction) / fraction : 0.0;
-    fprintf(stderr, "\r[%.*s%*s] %5.1f%%  ETA %4.0f s ", filled,
-            "##############################", width - filled, "", 100.0 * fraction, eta);
-    if (done >= total)
-        fputc('\n', stderr);
-    fflush(stderr);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -779,17 +772,18 @@ static void print_written(const lq_gguf_writer *w, const quantize_options *o, do
 static bool stream_tensors(const planner *pl, const lq_gguf *in, const tensor_plan *plans,
                            int64_t count, lq_gguf_writer *w, const buffers *b) {
     const quantize_options *o = pl->o;
-    bool bar = isatty(STDERR_FILENO);
     uint64_t total = 0, done = 0;
     for (int64_t i = 0; i < count; i++)
         total += plans[i].src->size;
     lq_gguf_error err = {0};
-    double start = tool_now();
+    /* work is measured in input bytes */
+    tool_progress bar;
+    tool_progress_start(&bar, total);
     for (int64_t i = 0; i < count; i++) {
         const tensor_plan *p = &plans[i];
         const void *data = p->src->data;
         if (p->convert) {
-            if (!convert_tensor(o, p, b))
+            if (!convert_tensor(o, p, b, &bar))
                 return false;
             data = b->out;
         } else if (p->repack_only) {
@@ -797,23 +791,28 @@ static bool stream_tensors(const planner *pl, const lq_gguf *in, const tensor_pl
                                     lq_gguf_tensor_rows(p->src), p->src->ne[0], b->out,
                                     b->out_bytes);
             if (st != LQ_OK) {
+                tool_progress_clear(&bar);
                 tool_error(CMD, "%s: tensor '%s': repacking to %s failed: %s", o->input_path,
                            p->src->name, lq_type_name(p->type), lq_error_message(st));
                 return false;
             }
             data = b->out;
         }
+        /* the plan line goes above the bar, which is drawn again below it */
+        tool_progress_clear(&bar);
         print_plan_line((int)i, (int)count, p);
-        fflush(stdout);
+        /* a closed stdout stops the run; the writer removes its files */
+        if (!tool_output_ok(CMD))
+            return false;
         if (lq_gguf_writer_write_tensor(w, i, data, p->size, &err) != LQ_OK) {
             tool_error(CMD, "%s", err.message);
             return false;
         }
         lq_gguf_release_tensor(in, p->src);
         done += p->src->size;
-        if (bar)
-            print_progress(done, total, tool_now() - start);
+        tool_progress_update(&bar, done);
     }
+    tool_progress_clear(&bar);
     return true;
 }
 

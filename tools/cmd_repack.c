@@ -5,7 +5,6 @@
  * into place only when everything succeeded.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +61,7 @@ static void print_help(FILE *out) {
             "  -t, --threads N             threads (default: all cores)\n"
             "  -h, --help                  this help\n"
             "\n"
-            "exit status: 0 success, 1 error, 2 usage error\n");
+            QUANT_HELP_EXIT_STATUS);
 }
 
 enum {
@@ -326,7 +325,9 @@ static int write_output(const repack_options *o, const lq_gguf *in, const tensor
             goto done;
         }
         print_plan_line(i, count, p);
-        fflush(stdout);
+        /* a closed stdout stops the run too; the writer removes its files */
+        if (!tool_output_ok(CMD))
+            goto done;
         lq_gguf_release_tensor(in, p->src);
     }
     int shards = lq_gguf_writer_shard_count(w);
@@ -386,12 +387,8 @@ static int run(const repack_options *o) {
 int cmd_repack(int argc, char **argv) {
     repack_options o;
     int rc = parse_options(argc, argv, &o);
-    /* progress piped into `head` must not kill the run halfway and leave
-     * the temporary file behind: a closed stdout only loses the progress */
-    if (rc < 0) {
-        signal(SIGPIPE, SIG_IGN);
+    if (rc < 0)
         rc = run(&o);
-    }
     repack_patterns_free(o.patterns);
     return rc;
 }

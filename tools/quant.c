@@ -1,10 +1,10 @@
 /* `quant`: one command, many subcommands. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
 #include "quant.h"
+#include "tool_common.h"
 
 typedef struct subcommand {
     const char *name;
@@ -29,13 +29,10 @@ static void print_usage(FILE *out) {
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
         fprintf(out, "  %-11s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\n'quant <command> --help' describes a command; "
-                 "'man quant-<command>' has the details.\n");
+                 "'man quant-<command>' has the details.\n\n" QUANT_HELP_EXIT_STATUS);
 }
 
-int main(int argc, char **argv) {
-    /* A closed pipe (quant info ... | head) is a write error, not a death by
-     * signal that could leave a temporary file behind. */
-    signal(SIGPIPE, SIG_IGN);
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
         return QUANT_EXIT_USAGE;
@@ -56,4 +53,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "quant: unknown command '%s'\n\n", name);
     print_usage(stderr);
     return QUANT_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    /* A closed pipe (quant info ... | head) must stop the command quietly,
+     * but only after it removed its temporary files: SIGPIPE waits until
+     * tool_output_end. */
+    tool_output_begin();
+    const int status = run_command(argc, argv);
+    return tool_output_end(argc >= 2 ? argv[1] : "", status);
 }

@@ -3,13 +3,17 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "commands.h"
 
 static void vreport(const char *command, const char *kind, const char *fmt, va_list ap) {
     fflush(stdout);
@@ -199,4 +203,130 @@ void tool_fill_gaussian(float *x, size_t n, uint64_t seed) {
         if (i + 1 < n)
             x[i + 1] = (float)(r * sin(2 * M_PI * u2));
     }
+}
+
+/* ---- standard output ---------------------------------------------------- */
+
+void tool_output_begin(void) {
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+}
+
+typedef enum output_state { OUTPUT_FINE, OUTPUT_CLOSED, OUTPUT_FAILED } output_state;
+
+/* A pipe whose reader is gone polls as POLLERR at its write end (a socket
+ * shut down or a hung-up terminal as POLLHUP); files and devices never do.
+ * Asked after a failed write, this tells a closed pipe from a full disk
+ * even when stdio reported the failure long after errno was overwritten. */
+static bool reader_gone(int fd) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+/* Flushes stdout; *error_number gets the failed flush's errno (0 when the
+ * failure happened in an earlier write and was only recorded). */
+static output_state flush_stdout(int *error_number) {
+    errno = 0;
+    const int flushed = fflush(stdout);
+    const int flush_errno = errno;
+    *error_number = 0;
+    if (flushed == 0 && !ferror(stdout))
+        return OUTPUT_FINE;
+    if ((flushed != 0 && flush_errno == EPIPE) || reader_gone(STDOUT_FILENO))
+        return OUTPUT_CLOSED;
+    *error_number = flushed != 0 ? flush_errno : 0;
+    return OUTPUT_FAILED;
+}
+
+static void report_write_error(const char *command, int error_number) {
+    if (error_number)
+        tool_error(command, "cannot write the output: %s", strerror(error_number));
+    else
+        tool_error(command, "cannot write the output");
+}
+
+bool tool_output_ok(const char *command) {
+    int error_number;
+    switch (flush_stdout(&error_number)) {
+    case OUTPUT_FINE:
+        return true;
+    case OUTPUT_CLOSED:
+        return false; /* the error flag stays: tool_output_end sees it too */
+    case OUTPUT_FAILED:
+        report_write_error(command, error_number);
+        /* reported once: tool_output_end must not say it again */
+        clearerr(stdout);
+        return false;
+    }
+    return false;
+}
+
+/* The write that met the closed pipe left a SIGPIPE pending (blocked since
+ * tool_output_begin): unblocking delivers it, and the process ends as if
+ * nothing had been blocked. Only if the parent had it ignored do we get
+ * past this, to exit quietly. */
+static int stop_for_closed_pipe(void) {
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+        raise(SIGPIPE); /* when the pending signal went to another thread */
+    return QUANT_EXIT_CLOSED_PIPE;
+}
+
+int tool_output_end(const char *command, int status) {
+    int error_number;
+    switch (flush_stdout(&error_number)) {
+    case OUTPUT_FINE:
+        return status;
+    case OUTPUT_CLOSED:
+        return stop_for_closed_pipe();
+    case OUTPUT_FAILED:
+        report_write_error(command, error_number);
+        return QUANT_EXIT_ERROR;
+    }
+    return status;
+}
+
+/* ---- progress bar -------------------------------------------------------- */
+
+#define PROGRESS_WIDTH 30
+/* Carriage return, then ESC [ K: erase from the cursor to the end of line. */
+#define ERASE_LINE "\r\033[K"
+
+void tool_progress_start(tool_progress *p, uint64_t total) {
+    const char *term = getenv("TERM");
+    *p = (tool_progress){.enabled = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0),
+                         .total = total, .start = tool_now()};
+}
+
+void tool_progress_update(tool_progress *p, uint64_t done) {
+    if (!p->enabled)
+        return;
+    const double fraction = p->total ? (double)(done < p->total ? done : p->total) /
+                                           (double)p->total : 1.0;
+    const int filled = (int)(fraction * PROGRESS_WIDTH);
+    const double elapsed = tool_now() - p->start;
+    const double eta = fraction > 0 ? elapsed * (1.0 - fraction) / fraction : 0.0;
+    /* erase first: the previous bar may have been longer */
+    fprintf(stderr, ERASE_LINE "[%.*s%*s] %5.1f%%  ETA %4.0f s", filled,
+            "##############################", PROGRESS_WIDTH - filled, "", 100.0 * fraction,
+            eta);
+    fflush(stderr);
+    p->shown = true;
+}
+
+void tool_progress_clear(tool_progress *p) {
+    if (!p->shown)
+        return;
+    /* whatever the command printed on stdout before is on the screen before
+     * the bar goes */
+    fflush(stdout);
+    fputs(ERASE_LINE, stderr);
+    fflush(stderr);
+    p->shown = false;
 }

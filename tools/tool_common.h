@@ -55,6 +55,49 @@ int tool_declare_tensor(lq_gguf_writer *w, const lq_gguf_tensor *t, int type, bo
 /* Monotonic seconds. */
 double tool_now(void);
 
+/* ---- standard output ---------------------------------------------------- */
+
+/* A reader that closes its end of the pipe (quant info MODEL | head) has
+ * had what it wanted: the command stops quietly, as git and ls do. So that
+ * it can first remove its temporary files, SIGPIPE is blocked from the
+ * start (tool_output_begin) and a closed pipe shows as a failed write;
+ * tool_output_end then lets the pending SIGPIPE end the process (exit
+ * status 128 + 13 = 141 in the shell), or, when the parent had SIGPIPE
+ * ignored, returns QUANT_EXIT_CLOSED_PIPE (141) without a message. Any other
+ * write error (a full disk, an I/O error) is an error with a message and
+ * exit status 1. */
+void tool_output_begin(void);
+/* Flushes standard output: true while it takes what is written. False when
+ * a write failed; after a closed pipe without a message, after another
+ * error with "quant COMMAND: error: cannot write the output: REASON". Either
+ * way the command should stop and return QUANT_EXIT_ERROR. */
+bool tool_output_ok(const char *command);
+/* The process's exit status once the command returned `status`: flushes
+ * standard output and handles its failure as described above (a closed
+ * pipe may not return). */
+int tool_output_end(const char *command, int status);
+
+/* ---- progress bar -------------------------------------------------------- */
+
+/* A progress bar on standard error, drawn only when that is a terminal (not
+ * a "dumb" one), so files and pipes never receive bar characters. While
+ * shown, the bar is the terminal's last line: before anything else is
+ * printed, tool_progress_clear() erases it ("\r" then "erase to the end of
+ * the line", ESC [ K), so that every line starts at column 0 above it, and
+ * the next tool_progress_update() draws it again. */
+typedef struct tool_progress {
+    bool enabled; /* standard error is a terminal */
+    bool shown;   /* the bar is on the screen now */
+    uint64_t total;
+    double start; /* tool_now() at tool_progress_start */
+} tool_progress;
+
+void tool_progress_start(tool_progress *p, uint64_t total);
+/* Draw the bar at `done` of total units, with the estimated time left. */
+void tool_progress_update(tool_progress *p, uint64_t done);
+/* Erase the bar if it is shown (a no-op otherwise). */
+void tool_progress_clear(tool_progress *p);
+
 /* n deterministic standard Gaussian values from `seed` (Box-Muller). */
 void tool_fill_gaussian(float *x, size_t n, uint64_t seed);
 
