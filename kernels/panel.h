@@ -123,6 +123,11 @@ typedef struct lq_panel_simd_decoder {
     lq_panel_group_decode_fn group;
 } lq_panel_simd_decoder;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx512[];
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[]; /* panel_avx512_iqk.c */
+extern const int lq_panel_decoders_avx512_iqk_count;
+/* All of them, for the tests: i in [0, lq_panel_simd_decoder_count()). */
+int lq_panel_simd_decoder_count(void);
+const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i);
 extern const int lq_panel_decoders_avx512_count;
 
 /* The SIMD group decoder of an interleaved type at `level`, or NULL. */

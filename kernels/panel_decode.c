@@ -300,11 +300,21 @@ const lq_panel_decoder *lq_panel_decoder_find(int type) {
     return NULL;
 }
 
+int lq_panel_simd_decoder_count(void) {
+    return lq_panel_decoders_avx512_count + lq_panel_decoders_avx512_iqk_count;
+}
+
+const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i) {
+    return i < lq_panel_decoders_avx512_count
+               ? &lq_panel_decoders_avx512[i]
+               : &lq_panel_decoders_avx512_iqk[i - lq_panel_decoders_avx512_count];
+}
+
 static const lq_panel_simd_decoder *simd_decoder(int type, lq_simd_level level) {
     if (level >= LQ_SIMD_AVX512)
-        for (int i = 0; i < lq_panel_decoders_avx512_count; i++)
-            if (lq_panel_decoders_avx512[i].type == type)
-                return &lq_panel_decoders_avx512[i];
+        for (int i = 0; i < lq_panel_simd_decoder_count(); i++)
+            if (lq_panel_simd_decoder_at(i)->type == type)
+                return lq_panel_simd_decoder_at(i);
     return NULL;
 }
 

@@ -372,7 +372,7 @@ static void check_same_panel(const lq_panel_chunk *want, const lq_panel_chunk *g
 }
 
 START_TEST(test_panel_decoders) {
-    const lq_panel_simd_decoder *d = &lq_panel_decoders_avx512[_i];
+    const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(_i);
     const lq_type_info *info = lq_type_get(d->type);
     const int base = d->group ? info->base_type : d->type;
     const int64_t rows = 2 * info->interleave, cols = 4 * LQ_PANEL_K, chunks = 4;
@@ -638,7 +638,7 @@ static Suite *kernels_suite(void) {
         tcase_add_loop_test(tc, test_levels_accuracy, 0, type_case_count);
         tcase_add_loop_test(tc, test_panel_scalar_decoders, 0, panel_case_count);
         if (lq_simd_level_default() >= LQ_SIMD_AVX512)
-            tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_decoders_avx512_count);
+            tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_simd_decoder_count());
         suite_add_tcase(s, tc);
         tc = tcase_create("bad_shapes");
         tcase_add_loop_test(tc, test_bad_shapes, 0, type_case_count);

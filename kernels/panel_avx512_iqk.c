@@ -1,0 +1,361 @@
+/*
+ * AVX-512 decoders of the IQK family into the packed layout (panel.h),
+ * equal to the scalar ones of panel_decode_iqk.c. The indices are put in
+ * lane order with the same dword permutes as the k-quants' (the IQK bit
+ * layouts are theirs: 2-bit as q2_K, 4-bit as q4_K, a fifth or third bit
+ * as q5_K's), then mapped through the value table with vpshufb; a lane is
+ * one 16-group, so the table half of a group is a dword blend.
+ */
+#include "panel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <string.h>
+
+#include "iqk_ks_internal.h"
+#include "iqk_tables.h"
+#include "panel_avx512.h"
+
+/* ---- indices in lane order ---------------------------------------------- */
+
+/* 4-bit layout of q4_K (iq5_k, iq5_ks): quarter t of 64 weights is 32
+ * bytes, low nibbles weights 0-31, high 32-63 */
+AVX512 INLINE void quarter_nibble_steps(const uint8_t *qs, __m512i step[4]) {
+    const __m512i src0 = _mm512_loadu_si512((const void *)qs);
+    const __m512i src1 = _mm512_loadu_si512((const void *)(qs + 64));
+    const __m512i shift = _mm512_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4);
+    for (int s = 0; s < 4; s++) {
+        int idx[16];
+        for (int g = 0; g < 16; g++)
+            idx[g] = 8 * (g / 4) + 4 * (g & 1) + s;
+        const __m512i v = _mm512_permutex2var_epi32(src0, _mm512_loadu_si512((const void *)idx), src1);
+        step[s] = _mm512_and_si512(_mm512_srlv_epi32(v, shift), _mm512_set1_epi8(15));
+    }
+}
+
+/* 8 blocks of 16 nibble bytes, contiguous (iq4_k, iq4_ks): group 2k = low
+ * nibbles of block k, 2k + 1 its high ones */
+AVX512 INLINE void block_nibble_steps(const uint8_t *qs, __m512i step[4]) {
+    const __m512i src0 = _mm512_loadu_si512((const void *)qs);
+    const __m512i src1 = _mm512_loadu_si512((const void *)(qs + 64));
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    for (int s = 0; s < 4; s++) {
+        const __m512i v = _mm512_permutex2var_epi32(src0, lane_index(s, 4, 0), src1);
+        step[s] = _mm512_and_si512(_mm512_srlv_epi32(v, shift), _mm512_set1_epi8(15));
+    }
+}
+
+/* The extra index bit of iq3_k, iq5_k, iq3_ks, iq5_ks: weight e's is bit
+ * e / 32 of byte e % 32 of 32 bytes, so group g's dword s is dword
+ * 4 (g & 1) + s shifted by g / 2; returned at bit `position`. */
+AVX512 INLINE __m512i top_bits(__m512i qh, int s, int position) {
+    int idx[16], shift[16];
+    for (int g = 0; g < 16; g++) {
+        idx[g] = 4 * (g & 1) + s;
+        shift[g] = g / 2;
+    }
+    __m512i h = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)idx), qh);
+    h = _mm512_and_si512(_mm512_srlv_epi32(h, _mm512_loadu_si512((const void *)shift)),
+                         _mm512_set1_epi8(1));
+    return _mm512_slli_epi32(h, (unsigned)position);
+}
+
+/* Values of 16-entry tables: lanes in `shifted` use the second. */
+AVX512 INLINE __m512i lookup16(__m512i idx, __m512i base, __m512i second, __mmask16 shifted) {
+    return _mm512_mask_blend_epi32(shifted, _mm512_shuffle_epi8(base, idx),
+                                   _mm512_shuffle_epi8(second, idx));
+}
+
+/* Values of 32-entry tables (two 16-entry halves each) for 5-bit indices. */
+AVX512 INLINE __m512i lookup32(__m512i idx, const __m512i table[4], __mmask16 shifted) {
+    const __mmask64 upper = _mm512_test_epi8_mask(idx, _mm512_set1_epi8(16));
+    const __m512i base = _mm512_mask_blend_epi8(upper, _mm512_shuffle_epi8(table[0], idx),
+                                                _mm512_shuffle_epi8(table[1], idx));
+    const __m512i second = _mm512_mask_blend_epi8(upper, _mm512_shuffle_epi8(table[2], idx),
+                                                  _mm512_shuffle_epi8(table[3], idx));
+    return _mm512_mask_blend_epi32(shifted, base, second);
+}
+
+AVX512 INLINE __m512i table16(const int8_t *values) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)values));
+}
+
+/* Small tables (4 or 8 entries) twice in each 16 bytes: index | half * n. */
+AVX512 INLINE __m512i table_halves(const int8_t *values, int n) {
+    int8_t t[16];
+    memcpy(t, values, (size_t)(2 * n));
+    if (2 * n < 16)
+        memcpy(t + 2 * n, values, (size_t)(16 - 2 * n));
+    return table16(t);
+}
+
+/* A mask of 8 block bits -> 16 lane bits (each block is two 16-groups). */
+static inline __mmask16 pair_mask(unsigned blocks) {
+    unsigned x = blocks & 0xffu;
+    x = (x | x << 4) & 0x0f0fu;
+    x = (x | x << 2) & 0x3333u;
+    x = (x | x << 1) & 0x5555u;
+    return (__mmask16)(x | x << 1);
+}
+
+/* ---- scales ---------------------------------------------------------------- */
+
+/* 16 nibbles of 8 bytes, low nibble first, as dwords */
+AVX512 INLINE __m512i nibbles16(const uint8_t *p) {
+    const __m128i bytes = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(const void *)p),
+                                           _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    return _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(bytes), shift),
+                            _mm512_set1_epi32(15));
+}
+
+/* iq4_k / iq5_k: ls + 32 in six bits, low nibbles in scales_l[8], top two
+ * bits in scales_h[4] */
+AVX512 INLINE __m512i scales6(const uint8_t *scales_h, const uint8_t *scales_l) {
+    uint32_t h;
+    memcpy(&h, scales_h, 4);
+    const __m128i bytes = _mm_shuffle_epi8(_mm_cvtsi32_si128((int)h),
+                                           _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+    const __m512i shift = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
+    const __m512i top = _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(bytes), shift),
+                                         _mm512_set1_epi32(3));
+    return _mm512_sub_epi32(_mm512_or_si512(nibbles16(scales_l), _mm512_slli_epi32(top, 4)),
+                            _mm512_set1_epi32(32));
+}
+
+AVX512 INLINE void store_levels(lq_panel_chunk *out, int s, __m512i v) {
+    _mm512_store_si512((void *)(out->level + 64 * s), v);
+}
+
+AVX512 INLINE void store_int_scales(lq_panel_chunk *out, float d, __m512i ls) {
+    store_scales(out, _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(ls)));
+}
+
+/* ---- iq2_k .. iq5_k --------------------------------------------------------- */
+
+/* d, extra, scales[8] (ls + 8 per nibble), qs[64] */
+AVX512 static void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 76;
+    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 12));
+    const __mmask16 shifted = (__mmask16)lq_load_u16(w + 2);
+    for (int s = 0; s < 4; s++) {
+        const __m512i lo = two_bit_step(qs, s);
+        store_levels(out, s, _mm512_shuffle_epi8(table, _mm512_mask_or_epi32(lo, shifted, lo,
+                                                                              _mm512_set1_epi8(4))));
+    }
+    store_int_scales(out, half_at(w), _mm512_sub_epi32(nibbles16(w + 4), _mm512_set1_epi32(8)));
+    (void)count;
+}
+
+/* d, extra, u16 signs of ls, scales_l[8] (|ls| = 2 * nibble + 1), qs[64],
+ * qh[32] */
+AVX512 static void decode_iq3_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 110;
+    const __m512i table = table16(lq_iq3nl_values);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 14));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 78)));
+    const __mmask16 shifted = (__mmask16)lq_load_u16(w + 2);
+    for (int s = 0; s < 4; s++) {
+        __m512i idx = _mm512_or_si512(two_bit_step(qs, s), top_bits(qh, s, 2));
+        idx = _mm512_mask_or_epi32(idx, shifted, idx, _mm512_set1_epi8(8));
+        store_levels(out, s, _mm512_shuffle_epi8(table, idx));
+    }
+    const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(nibbles16(w + 6), 1),
+                                               _mm512_set1_epi32(1));
+    const __m512i ls = _mm512_mask_sub_epi32(magnitude, (__mmask16)lq_load_u16(w + 4),
+                                             _mm512_setzero_si512(), magnitude);
+    store_int_scales(out, half_at(w), ls);
+    (void)count;
+}
+
+/* d, extra, scales_h[4], scales_l[8], qs[128] */
+AVX512 static void decode_iq4_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 144;
+    const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
+    __m512i idx[4];
+    block_nibble_steps(w + 16, idx);
+    const __mmask16 shifted = (__mmask16)lq_load_u16(w + 2);
+    for (int s = 0; s < 4; s++)
+        store_levels(out, s, lookup16(idx[s], base, second, shifted));
+    store_int_scales(out, half_at(w), scales6(w + 4, w + 8));
+    (void)count;
+}
+
+/* d, extra, scales_h[4], scales_l[8], qs[128] (4-bit layout), qh[32] */
+AVX512 static void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + chunk * 176;
+    const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
+                              table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
+    __m512i idx[4];
+    quarter_nibble_steps(w + 16, idx);
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 144)));
+    const __mmask16 shifted = (__mmask16)lq_load_u16(w + 2);
+    for (int s = 0; s < 4; s++)
+        store_levels(out, s, lookup32(_mm512_or_si512(idx[s], top_bits(qh, s, 4)), table, shifted));
+    store_int_scales(out, half_at(w), scales6(w + 4, w + 8));
+    (void)count;
+}
+
+/* ---- row-scaled types --------------------------------------------------------- */
+
+/* u16 extra (bits 0-7 table half, 8-15 scale bit 4), scale nibbles (block
+ * ib in byte ib / 2), qs[64] in the 2-bit layout */
+AVX512 static void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 2 + chunk * 70;
+    const unsigned extra = lq_load_u16(w);
+    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __mmask16 shifted = pair_mask(extra);
+    for (int s = 0; s < 4; s++) {
+        const __m512i lo = two_bit_step(qs, s);
+        store_levels(out, s, _mm512_shuffle_epi8(table, _mm512_mask_or_epi32(lo, shifted, lo,
+                                                                              _mm512_set1_epi8(4))));
+    }
+    int code[8];
+    for (int ib = 0; ib < 8; ib++)
+        code[ib] = (((w[2 + ib / 2] >> (4 * (ib % 2))) & 15) | ((extra >> (8 + ib)) & 1) << 4) - 16;
+    store_int_scales(out, half_at(row),
+                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    (void)count;
+}
+
+/* u16 extra (bits 0-7 scale bit 4, 8-15 table half), scale nibbles (block
+ * ib in byte ib % 4), qs[64] in the 2-bit layout, qh[32] third bits */
+AVX512 static void decode_iq3_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 2 + chunk * 102;
+    const unsigned extra = lq_load_u16(w);
+    const __m512i table = table16(lq_iq3nl_values);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 70)));
+    const __mmask16 shifted = pair_mask(extra >> 8);
+    for (int s = 0; s < 4; s++) {
+        __m512i idx = _mm512_or_si512(two_bit_step(qs, s), top_bits(qh, s, 2));
+        idx = _mm512_mask_or_epi32(idx, shifted, idx, _mm512_set1_epi8(8));
+        store_levels(out, s, _mm512_shuffle_epi8(table, idx));
+    }
+    int code[8];
+    for (int ib = 0; ib < 8; ib++)
+        code[ib] = (((w[2 + ib % 4] >> (4 * (ib / 4))) & 15) | ((extra >> ib) & 1) << 4) - 16;
+    store_int_scales(out, half_at(row),
+                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    (void)count;
+}
+
+/* Scale bytes of iq4_ks, iq5_ks, iq4_kss: bit 0 the table half, bits 1-7
+ * the odd code + 127 */
+AVX512 INLINE __m512i odd_codes(const uint8_t bytes[8], __mmask16 *shifted) {
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)bytes);
+    *shifted = pair_mask(_mm_test_epi8_mask(b, _mm_set1_epi8(1)));
+    const __m256i code = _mm256_sub_epi32(_mm256_and_si256(_mm256_cvtepu8_epi32(b), _mm256_set1_epi32(254)),
+                                          _mm256_set1_epi32(127));
+    return spread_pairs(code);
+}
+
+/* f32 d, then 8 scale bytes and 8 blocks of 16 nibble bytes */
+AVX512 static void decode_iq4_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 4 + chunk * 136;
+    const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
+    __mmask16 shifted;
+    const __m512i code = odd_codes(w, &shifted);
+    __m512i idx[4];
+    block_nibble_steps(w + 8, idx);
+    for (int s = 0; s < 4; s++)
+        store_levels(out, s, lookup16(idx[s], base, second, shifted));
+    store_int_scales(out, lq_load_f32(row), code);
+    (void)count;
+}
+
+/* f32 d, then per block 8 u16 words: bit 0 of word k is bit k of the scale
+ * byte, and a = word & ~1 gives a ^ (a >> 1), the iq4_ks nibble bytes of
+ * weights 2k, 2k + 1 (and + 16) */
+AVX512 static void decode_iq4_kss(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 4 + chunk * 128;
+    const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
+    uint8_t qs[128];
+    uint8_t scale_bytes[8];
+    for (int h = 0; h < 2; h++) {
+        const __m512i words = _mm512_loadu_si512((const void *)(w + 64 * h));
+        const __m512i a = _mm512_andnot_si512(_mm512_set1_epi16(1), words);
+        _mm512_storeu_si512((void *)(qs + 64 * h), _mm512_xor_si512(a, _mm512_srli_epi16(a, 1)));
+        const __mmask32 bits = _mm512_test_epi16_mask(words, _mm512_set1_epi16(1));
+        for (int k = 0; k < 4; k++)
+            scale_bytes[4 * h + k] = (uint8_t)(bits >> (8 * k));
+    }
+    __mmask16 shifted;
+    const __m512i code = odd_codes(scale_bytes, &shifted);
+    __m512i idx[4];
+    block_nibble_steps(qs, idx);
+    for (int s = 0; s < 4; s++)
+        store_levels(out, s, lookup16(idx[s], base, second, shifted));
+    store_int_scales(out, lq_load_f32(row), code);
+    (void)count;
+}
+
+/* f32 d, 8 scale bytes, qs[128] (4-bit layout), qh[32] fifth bits */
+AVX512 static void decode_iq5_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 4 + chunk * 168;
+    const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
+                              table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
+    __mmask16 shifted;
+    const __m512i code = odd_codes(w, &shifted);
+    __m512i idx[4];
+    quarter_nibble_steps(w + 8, idx);
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 136)));
+    for (int s = 0; s < 4; s++)
+        store_levels(out, s, lookup32(_mm512_or_si512(idx[s], top_bits(qh, s, 4)), table, shifted));
+    store_int_scales(out, lq_load_f32(row), code);
+    (void)count;
+}
+
+/* fp16 d, then u16 scales_h (top 2 bits of each 6-bit scale), scales_l[4]
+ * (block ib in byte ib % 4), qs[64]: pair j of block ib in the nibble ib % 2
+ * of byte 16 (ib / 2) + j, qh[16]: its fifth bit, bit ib of byte j. The 32
+ * pairs of the grid are 16-bit words, looked up with vpermw: lane L (group
+ * g) of step s holds pairs 8 (g & 1) + 2 s and + 1 of block g / 2. */
+AVX512 static void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+    const uint8_t *w = row + 2 + chunk * 86;
+    /* the grid is one array of 32 pairs: 64 bytes from pair 0 */
+    const __m512i pairs = _mm512_loadu_si512((const void *)ks_iq2kl_pair(0));
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(w + 70)));
+    for (int s = 0; s < 4; s++) {
+        int16_t qs_word[32], qh_word[32], qs_shift[32], qh_shift[32];
+        for (int lane = 0; lane < 16; lane++)
+            for (int t = 0; t < 2; t++) {
+                const int g = lane, k = 2 * lane + t;
+                qs_word[k] = (int16_t)(8 * (g / 4) + 4 * (g & 1) + s);
+                qs_shift[k] = (int16_t)(8 * t + 4 * ((g / 2) & 1));
+                qh_word[k] = (int16_t)(4 * (g & 1) + s);
+                qh_shift[k] = (int16_t)(8 * t + g / 2);
+            }
+        __m512i lo = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)qs_word), qs);
+        lo = _mm512_and_si512(_mm512_srlv_epi16(lo, _mm512_loadu_si512((const void *)qs_shift)),
+                              _mm512_set1_epi16(15));
+        __m512i hi = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)qh_word), qh);
+        hi = _mm512_and_si512(_mm512_srlv_epi16(hi, _mm512_loadu_si512((const void *)qh_shift)),
+                              _mm512_set1_epi16(1));
+        const __m512i p = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+        store_levels(out, s, _mm512_permutexvar_epi16(p, pairs));
+    }
+    const unsigned scales_h = lq_load_u16(w);
+    int code[8];
+    for (int ib = 0; ib < 8; ib++)
+        code[ib] = (((w[2 + ib % 4] >> (4 * (ib / 4))) & 15) | ((scales_h >> (2 * ib)) & 3) << 4) - 32;
+    store_int_scales(out, half_at(row),
+                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    (void)count;
+}
+
+const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[] = {
+    {LQ_TYPE_IQ2_K, decode_iq2_k, NULL},     {LQ_TYPE_IQ3_K, decode_iq3_k, NULL},
+    {LQ_TYPE_IQ4_K, decode_iq4_k, NULL},     {LQ_TYPE_IQ5_K, decode_iq5_k, NULL},
+    {LQ_TYPE_IQ2_KS, decode_iq2_ks, NULL},   {LQ_TYPE_IQ3_KS, decode_iq3_ks, NULL},
+    {LQ_TYPE_IQ4_KS, decode_iq4_ks, NULL},   {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL},
+    {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL},   {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL},
+};
+const int lq_panel_decoders_avx512_iqk_count =
+    (int)(sizeof lq_panel_decoders_avx512_iqk / sizeof lq_panel_decoders_avx512_iqk[0]);
+#else /* not x86 */
+const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[1] = {{-1, NULL, NULL}};
+const int lq_panel_decoders_avx512_iqk_count = 0;
+#endif
