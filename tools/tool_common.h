@@ -55,6 +55,9 @@ int tool_declare_tensor(lq_gguf_writer *w, const lq_gguf_tensor *t, int type, bo
 /* Monotonic seconds. */
 double tool_now(void);
 
+/* n deterministic standard Gaussian values from `seed` (Box-Muller). */
+void tool_fill_gaussian(float *x, size_t n, uint64_t seed);
+
 /* ---- standard output ---------------------------------------------------- */
 
 /* A reader that closes its end of the pipe (quant info MODEL | head) has
@@ -97,8 +100,5 @@ void tool_progress_start(tool_progress *p, uint64_t total);
 void tool_progress_update(tool_progress *p, uint64_t done);
 /* Erase the bar if it is shown (a no-op otherwise). */
 void tool_progress_clear(tool_progress *p);
-
-/* n deterministic standard Gaussian values from `seed` (Box-Muller). */
-void tool_fill_gaussian(float *x, size_t n, uint64_t seed);
 
 #endif
