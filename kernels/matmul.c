@@ -554,3 +554,8 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
     lq_pool_run(ctx->pool, multiply_rows, &job);
     return LQ_OK;
 }
+
+int lq_matmul_0_1(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size, int64_t nrows,
+                  int64_t ncols, const float *x, int64_t n, float *y) {
+    return lq_matmul(ctx, wtype, w, w_size, nrows, ncols, x, n, y, SIZE_MAX);
+}

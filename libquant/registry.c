@@ -323,6 +323,11 @@ int lq_dequantize_rows(int type, const void *src, size_t src_size,
     return LQ_OK;
 }
 
+int lq_dequantize_rows_0_1(int type, const void *src, size_t src_size, int64_t nrows,
+                           int64_t ncols, float *dst) {
+    return lq_dequantize_rows(type, src, src_size, nrows, ncols, dst, SIZE_MAX);
+}
+
 /* Repack and unpack share everything but the direction. */
 static int transform_rows(int type, bool to_interleaved, const void *src,
                           size_t src_size, int64_t nrows, int64_t ncols,

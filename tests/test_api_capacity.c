@@ -331,6 +331,36 @@ START_TEST(test_float_count_is_too_small) {
 }
 END_TEST
 
+/* 0.1's calls, without the capacities, still compile and compute the same
+ * (deprecated: the warning is what tells their authors). */
+START_TEST(test_calls_of_0_1_still_work) {
+    enum { ROWS = 4, COLS = 256 };
+    float x[ROWS * COLS], act[COLS], y_new[ROWS], y_old[ROWS];
+    float back_new[ROWS * COLS], back_old[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < COLS; i++)
+        act[i] = (float)((i * 11) % 13) / 6.0f - 1.0f;
+    uint8_t q[ROWS * 144];
+    ck_assert_int_eq(lq_quantize_rows(LQ_TYPE_Q4_K, x, ROWS, COLS, NULL, q, sizeof q),
+                     (int64_t)sizeof q);
+    lq_matmul_ctx *ctx = lq_matmul_ctx_new(1);
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q4_K, q, sizeof q, ROWS, COLS, back_new,
+                                        sizeof back_new), LQ_OK);
+    ck_assert_int_eq(lq_matmul(ctx, LQ_TYPE_Q4_K, q, sizeof q, ROWS, COLS, act, 1, y_new,
+                               sizeof y_new), LQ_OK);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    ck_assert_int_eq(lq_dequantize_rows(LQ_TYPE_Q4_K, q, sizeof q, ROWS, COLS, back_old), LQ_OK);
+    ck_assert_int_eq(lq_matmul(ctx, LQ_TYPE_Q4_K, q, sizeof q, ROWS, COLS, act, 1, y_old), LQ_OK);
+#pragma GCC diagnostic pop
+    ck_assert_mem_eq(back_new, back_old, sizeof back_new);
+    ck_assert_mem_eq(y_new, y_old, sizeof y_new);
+    lq_matmul_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_version_agrees) {
     char header[32];
     snprintf(header, sizeof header, "%d.%d.%d", LQ_VERSION_MAJOR, LQ_VERSION_MINOR,
@@ -351,6 +381,7 @@ int main(void) {
     tcase_add_test(tc, test_quantize_activation);
     tcase_add_test(tc, test_imatrix_entry_weights);
     tcase_add_test(tc, test_float_count_is_too_small);
+    tcase_add_test(tc, test_calls_of_0_1_still_work);
     tcase_add_test(tc, test_version_agrees);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

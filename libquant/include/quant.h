@@ -236,6 +236,23 @@ int lq_dequantize_rows(int type, const void *src, size_t src_size,
                        int64_t nrows, int64_t ncols, float *dst,
                        size_t dst_capacity);
 
+/* Source compatibility with 0.1, deprecated (removed at 1.0): a call with
+ * 0.1's arguments, without the capacity, still compiles, warns, and trusts
+ * dst to hold nrows * ncols floats. A call with the capacity is the function
+ * above. (The macro picks by the number of arguments; &lq_dequantize_rows is
+ * the function itself.) */
+#if defined(__GNUC__) || defined(__clang__)
+#define LQ_DEPRECATED(why) __attribute__((deprecated(why)))
+#else
+#define LQ_DEPRECATED(why)
+#endif
+int lq_dequantize_rows_0_1(int type, const void *src, size_t src_size, int64_t nrows,
+                           int64_t ncols, float *dst)
+    LQ_DEPRECATED("pass the capacity of dst in bytes: lq_dequantize_rows(..., dst, capacity)");
+#define LQ_ARG_8(a1, a2, a3, a4, a5, a6, a7, name, ...) name
+#define lq_dequantize_rows(...)                                                              \
+    LQ_ARG_8(__VA_ARGS__, lq_dequantize_rows, lq_dequantize_rows_0_1, 0)(__VA_ARGS__)
+
 /* Index of the first non-finite value in src[0..n), or -1 if all are finite. */
 int64_t lq_find_nonfinite(const float *src, int64_t n);
 

@@ -105,6 +105,15 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
               int64_t nrows, int64_t ncols, const float *x, int64_t n,
               float *y, size_t y_capacity);
 
+/* Source compatibility with 0.1, deprecated (removed at 1.0), as for
+ * lq_dequantize_rows: a call without y_capacity trusts y to hold
+ * n * nrows floats. */
+int lq_matmul_0_1(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
+                  int64_t nrows, int64_t ncols, const float *x, int64_t n, float *y)
+    LQ_DEPRECATED("pass the capacity of y in bytes: lq_matmul(..., y, capacity)");
+#define LQ_ARG_11(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, name, ...) name
+#define lq_matmul(...) LQ_ARG_11(__VA_ARGS__, lq_matmul, lq_matmul_0_1, 0)(__VA_ARGS__)
+
 #ifdef __cplusplus
 }
 #endif
