@@ -260,6 +260,32 @@ START_TEST(test_requantize_needs_the_flag) {
 }
 END_TEST
 
+/* Bitnet token embeddings are valid but the reference decodes them without
+ * their row scale: a warning says so, and only then. */
+START_TEST(test_bitnet_embedding_warns) {
+    char *model = tu_shared_path("models/tiny-llama-bf16.gguf");
+    char *out = tmp_path("bn.gguf");
+    const struct {
+        const char *args;
+        bool warns;
+    } cases[] = {
+        {"--pure", true},
+        {"--pure --token-embedding-type iq4_nl", false},
+        {"", false}, /* the preset stores them as iq4_nl */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *err = NULL;
+        ck_assert_int_eq(tu_run_quantf(NULL, &err, "quantize --dry-run %s '%s' '%s' iq2_bn",
+                                       cases[i].args, model, out), 0);
+        const bool warned = strstr(err, "token_embd.weight: ik_llama.cpp decodes iq2_bn") != NULL;
+        ck_assert_msg(warned == cases[i].warns, "'%s': warning %s", cases[i].args,
+                      warned ? "given" : "missing");
+        free(err);
+    }
+    free(model), free(out);
+}
+END_TEST
+
 /* quantize --repack gives what quantize followed by quant repack gives, byte
  * for byte; --repack-pattern limits it; a bad pattern is a usage error. */
 START_TEST(test_repack_in_one_pass) {
@@ -325,6 +351,7 @@ int main(void) {
     tcase_add_test(tc, test_block_size_fallback);
     tcase_add_test(tc, test_requantize_needs_the_flag);
     tcase_add_test(tc, test_repack_in_one_pass);
+    tcase_add_test(tc, test_bitnet_embedding_warns);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

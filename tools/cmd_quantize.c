@@ -537,6 +537,18 @@ static bool plan_copy(const quantize_options *o, const lq_gguf_tensor *t, tensor
 
 /* Decide one tensor's fate. Returns false (after an error message) when the
  * tensor cannot be handled. */
+/* ik_llama.cpp looks token embeddings up with its decoder, which for the
+ * Bitnet types ignores the row scale: the file is right, but the reference
+ * computes garbage from it (its own presets store them as iq4_nl). */
+static void warn_reference_embedding(const lq_gguf_tensor *t, int type) {
+    if (strcmp(t->name, "token_embd.weight") != 0 ||
+        (type != LQ_TYPE_IQ1_BN && type != LQ_TYPE_IQ2_BN))
+        return;
+    tool_warn(CMD, "%s: ik_llama.cpp decodes %s token embeddings without their row scale and "
+                   "will compute garbage from this file; --token-embedding-type iq4_nl (its "
+                   "presets' choice) keeps it usable there", t->name, lq_type_name(type));
+}
+
 static bool plan_tensor(planner *pl, const lq_gguf_tensor *t, tensor_plan *p) {
     const quantize_options *o = pl->o;
     *p = (tensor_plan){t, t->type, false, false, t->size, NULL};
@@ -558,6 +570,7 @@ static bool plan_tensor(planner *pl, const lq_gguf_tensor *t, tensor_plan *p) {
         strcmp(t->name, "output.weight") != 0)
         tool_warn(CMD, "%s: %s without an importance matrix gives poor quality", t->name,
                   lq_type_name(type));
+    warn_reference_embedding(t, type);
     return true;
 }
 
