@@ -1,5 +1,6 @@
 /*
- * bf16 weights with AVX-512 BF16 (vdpbf16ps): the activations are rounded
+ * bf16 weights with AVX-512 BF16 (vdpbf16ps), stored (bf16) or decoded
+ * into bf16 rows (iq6_k, whose values are a cubic, not integers): the activations are rounded
  * to bf16 once per call (relative error 2^-9 per value, well inside the
  * 8e-3 bound), then a tile of up to 4 rows x 4 vectors accumulates pairs
  * of products into 16 float lanes per (row, vector), 32 weights a step,
@@ -9,6 +10,9 @@
 #include <string.h>
 
 #include "gemm_bf16.h"
+#include "common.h"
+#include "iqk_tables.h"
+#include "quant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -78,22 +82,70 @@ static const tile_fn tiles[TILE][TILE] = {
     {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
 };
 
+void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
+                   int64_t n, float *y, int64_t y_stride) {
+    const int64_t padded = lq_bf16_padded_cols(ncols);
+    for (int64_t v0 = 0; v0 < n; v0 += TILE) {
+        const int nv = n - v0 < TILE ? (int)(n - v0) : TILE;
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+            const int nr = rows - r0 < TILE ? (int)(rows - r0) : TILE;
+            tiles[nr - 1][nv - 1](w + r0 * ncols, ncols, act + v0 * padded, padded, ncols,
+                                  y + v0 * y_stride + r0, y_stride);
+        }
+    }
+}
+
 void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows) {
     /* rows in blocks that stay in L2 while every vector passes over them */
     const int64_t block = n <= 2 ? TILE : 64;
-    const int64_t padded = lq_bf16_padded_cols(ncols);
     for (int64_t b = row; b < row + count; b += block) {
         const int64_t rows = row + count - b < block ? row + count - b : block;
-        for (int64_t v0 = 0; v0 < n; v0 += TILE) {
-            const int nv = n - v0 < TILE ? (int)(n - v0) : TILE;
-            for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
-                const int nr = rows - r0 < TILE ? (int)(rows - r0) : TILE;
-                tiles[nr - 1][nv - 1](w + (b + r0) * ncols, ncols, act + v0 * padded, padded,
-                                      ncols, y + v0 * nrows + b + r0, nrows);
-            }
-        }
+        lq_bf16_block(w + b * ncols, ncols, rows, act, n, y + b, nrows);
     }
+}
+
+/* ---- rows decoded to bf16: types whose values are not small integers ---- */
+
+/* iq6_k: d, extra, int8 scales[16], qs[128] (index bits 0-3: weight e in
+ * byte 32 (e / 64) + e % 32 at bit 4 ((e / 32) % 2)), qh[64] (bits 4-5:
+ * byte 32 (e / 128) + e % 32 at bit 2 ((e / 32) % 4)); weight = (d * ls) *
+ * (cubic(index) + shifted), the cubic in fused multiply-adds as the codec
+ * evaluates it, so the float is the codec's before its rounding to bf16.
+ * The 16 weights of a sub-block are 16 consecutive bytes of qs and of qh. */
+BF16 static __m512 iq6_k_sub_block(const uint8_t *w, int b) {
+    const uint8_t *qs = w + 20 + 32 * (b / 4) + 16 * (b % 2);
+    const uint8_t *qh = w + 148 + 32 * (b / 8) + 16 * (b % 2);
+    const __m512i lo = _mm512_srli_epi32(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qs)), 4 * ((b / 2) % 2));
+    const __m512i hi = _mm512_srli_epi32(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qh)), 2 * ((b / 2) % 4));
+    const __m512i idx = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(15)),
+                                        _mm512_slli_epi32(_mm512_and_si512(hi, _mm512_set1_epi32(3)), 4));
+    const __m512 q = _mm512_cvtepi32_ps(idx);
+    __m512 v = _mm512_fmadd_ps(q, _mm512_set1_ps(LQ_IQ6K_POLY_D), _mm512_set1_ps(LQ_IQ6K_POLY_C));
+    v = _mm512_fmadd_ps(q, v, _mm512_set1_ps(LQ_IQ6K_POLY_B));
+    v = _mm512_fmadd_ps(q, v, _mm512_set1_ps(LQ_IQ6K_POLY_A));
+    if ((lq_load_u16(w + 2) >> b) & 1)
+        v = _mm512_add_ps(v, _mm512_set1_ps(1.0f));
+    const float dl = lq_half_to_float(lq_load_u16(w)) * (float)(int8_t)w[4 + b];
+    return _mm512_mul_ps(_mm512_set1_ps(dl), v);
+}
+
+BF16 static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) {
+    for (int64_t s = 0; s < ncols / 256; s++) {
+        const uint8_t *w = row + s * 212;
+        for (int b = 0; b < 16; b += 2)
+            _mm512_storeu_si512((void *)(out + 256 * s + 16 * b),
+                                (__m512i)_mm512_cvtne2ps_pbh(iq6_k_sub_block(w, b + 1),
+                                                             iq6_k_sub_block(w, b)));
+    }
+}
+
+lq_bf16_row_decode_fn lq_bf16_row_decoder(int type) {
+    if (type == LQ_TYPE_IQ6_K && lq_bf16_gemm_available())
+        return decode_iq6_k;
+    return NULL;
 }
 
 #else /* not x86 */
@@ -105,6 +157,14 @@ void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out) {
 void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows) {
     (void)w, (void)ncols, (void)row, (void)count, (void)act, (void)n, (void)y, (void)nrows;
+}
+void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
+                   int64_t n, float *y, int64_t y_stride) {
+    (void)w, (void)ncols, (void)rows, (void)act, (void)n, (void)y, (void)y_stride;
+}
+lq_bf16_row_decode_fn lq_bf16_row_decoder(int type) {
+    (void)type;
+    return NULL;
 }
 
 #endif

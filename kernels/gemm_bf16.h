@@ -19,4 +19,15 @@ void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out);
 void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows);
 
+/* The same for `rows` rows stored at w; row r's product with vector j goes
+ * to y[j * y_stride + r]. */
+void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
+                   int64_t n, float *y, int64_t y_stride);
+
+/* Decoders of one stored row into ncols bf16 values, for types whose
+ * values fit neither the int8 packed layout nor its bound (iq6_k); NULL
+ * for other types and without AVX-512 BF16. */
+typedef void (*lq_bf16_row_decode_fn)(const uint8_t *row, int64_t ncols, uint16_t *out);
+lq_bf16_row_decode_fn lq_bf16_row_decoder(int type);
+
 #endif

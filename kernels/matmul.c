@@ -79,6 +79,7 @@ typedef struct plan {
     int64_t act_bytes;           /* bytes of one activation row */
     panel_plan panel;
     bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
+    lq_bf16_row_decode_fn bf16_decode; /* rows decoded to bf16 for gemm_bf16.c */
     bool float_gemm;             /* f32 / f16 rows through gemm_float.c */
 } plan;
 
@@ -135,6 +136,8 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
     p->bf16_gemm = wtype == LQ_TYPE_BF16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
+    p->bf16_decode = level >= LQ_SIMD_AVX512 && p->info->interleave == 1
+                         ? lq_bf16_row_decoder(wtype) : NULL;
     p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
                             : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
@@ -397,6 +400,31 @@ static void bf16_multiply(void *arg, int ithread, int nthreads) {
                  job->ctx->act, job->n, job->y, job->nrows);
 }
 
+/* Rows decoded to bf16 a block at a time (one tile's worth for a GEMV, else
+ * what stays in L2), every vector against each block. */
+static int64_t bf16_block_rows(int64_t ncols, int64_t n) {
+    const int64_t tile = 4;
+    if (n <= 2)
+        return tile;
+    const int64_t rows = (int64_t)(192 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
+    return rows < tile ? tile : rows;
+}
+
+static void bf16_decoded_multiply(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    const plan *p = job->p;
+    const int64_t block = bf16_block_rows(job->ncols, job->n);
+    uint16_t *rows = job->ctx->scratch[ithread];
+    int64_t begin, end;
+    split_range(job->nrows, ithread, nthreads, &begin, &end);
+    for (int64_t row = begin; row < end; row += block) {
+        const int64_t count = end - row < block ? end - row : block;
+        for (int64_t r = 0; r < count; r++)
+            p->bf16_decode(job->w + (row + r) * p->group_bytes, job->ncols, rows + r * job->ncols);
+        lq_bf16_block(rows, job->ncols, count, job->ctx->act, job->n, job->y + row, job->nrows);
+    }
+}
+
 /* ---- the packed path ----------------------------------------------------- */
 
 enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
@@ -534,6 +562,16 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
             return st;
         lq_pool_run(ctx->pool, bf16_activations, &job);
         lq_pool_run(ctx->pool, bf16_multiply, &job);
+        return LQ_OK;
+    }
+    if (p.bf16_decode) {
+        const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
+        const size_t rows = (size_t)(bf16_block_rows(ncols, n) * ncols) * sizeof(uint16_t);
+        st = reserve_scratch(ctx, act, rows);
+        if (st != LQ_OK)
+            return st;
+        lq_pool_run(ctx->pool, bf16_activations, &job);
+        lq_pool_run(ctx->pool, bf16_decoded_multiply, &job);
         return LQ_OK;
     }
     if (p.panel.decoder) {

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "gemm_bf16.h"
 #include "panel.h"
 #include "quant_kernels.h"
 #include "testutil.h"
@@ -449,6 +450,40 @@ START_TEST(test_panel_scalar_decoders) {
 }
 END_TEST
 
+/* The bf16 row decoders give the codec's decoding rounded to bf16. */
+START_TEST(test_bf16_row_decoders) {
+    static const int types[] = {LQ_TYPE_IQ6_K};
+    int checked = 0;
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        const lq_bf16_row_decode_fn decode = lq_bf16_row_decoder(types[t]);
+        if (!decode)
+            continue;
+        const int64_t rows = 3, cols = 3 * 256;
+        tu_rng rng = {0xbf16u + (uint64_t)types[t]};
+        void *w = random_weights(types[t], rows, cols, &rng);
+        ck_assert_ptr_nonnull(w);
+        const int64_t size = lq_tensor_size(types[t], rows, cols);
+        const int64_t row_bytes = lq_row_size(types[t], cols);
+        float *want = xmalloc((size_t)(rows * cols) * sizeof *want);
+        uint16_t *got = xmalloc((size_t)cols * sizeof *got);
+        ck_assert_int_eq(lq_dequantize_rows(types[t], w, (size_t)size, rows, cols, want,
+                                            (size_t)(rows * cols) * sizeof *want), LQ_OK);
+        for (int64_t r = 0; r < rows; r++) {
+            decode((const uint8_t *)w + r * row_bytes, cols, got);
+            for (int64_t i = 0; i < cols; i++)
+                ck_assert_msg(got[i] == lq_fp32_to_bf16(want[r * cols + i]),
+                              "%s row %lld weight %lld: %04x, codec %.9g", lq_type_name(types[t]),
+                              (long long)r, (long long)i, got[i], (double)want[r * cols + i]);
+        }
+        free(got);
+        free(want);
+        free(w);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 START_TEST(test_simd_activations) {
     enum { COLS = 32 * 12 };
     static float x[COLS];
@@ -639,6 +674,8 @@ static Suite *kernels_suite(void) {
         tcase_add_loop_test(tc, test_panel_scalar_decoders, 0, panel_case_count);
         if (lq_simd_level_default() >= LQ_SIMD_AVX512)
             tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_simd_decoder_count());
+        if (lq_simd_level_default() >= LQ_SIMD_AVX512 && lq_bf16_gemm_available())
+            tcase_add_test(tc, test_bf16_row_decoders);
         suite_add_tcase(s, tc);
         tc = tcase_create("bad_shapes");
         tcase_add_loop_test(tc, test_bad_shapes, 0, type_case_count);
