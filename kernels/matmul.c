@@ -61,6 +61,7 @@ typedef enum row_source { ROWS_DIRECT, ROWS_UNPACKED, ROWS_DECODED } row_source;
 typedef struct panel_plan {
     const lq_panel_decoder *decoder; /* NULL: the row-kernel paths */
     lq_panel_decode_fn simd_decode;  /* full chunks, lane order; or NULL */
+    lq_panel_gemv_fn gemv;        /* one vector, decode fused (full chunks) */
     lq_panel_group_decode_fn group_decode; /* an interleaved group's full
                                               chunks straight from its layout */
     lq_tile_kernel tile;
@@ -146,6 +147,8 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         p->panel.simd_decode = lq_panel_decode_simd(packed_type, level);
         if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0)
             p->panel.group_decode = lq_panel_group_decode_simd(wtype, level);
+        if (p->source == ROWS_DIRECT && ncols % LQ_PANEL_K == 0)
+            p->panel.gemv = lq_panel_gemv_simd(wtype, level);
         p->panel.tile = lq_tile_kernel_at(level);
         p->panel.chunks = lq_panel_chunks(ncols);
     }
@@ -512,6 +515,13 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
 static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     const plan *p = job->p;
+    if (job->n == 1 && p->panel.gemv) {
+        int64_t begin, end;
+        split_range(job->nrows, ithread, nthreads, &begin, &end);
+        p->panel.gemv(job->w + begin * p->row_bytes, p->row_bytes, end - begin, p->panel.chunks,
+                      job->ctx->act, p->panel.decoder->has_offset, job->y + begin);
+        return;
+    }
     const int64_t interleave = p->info->interleave, block = panel_block_rows(p, job->n);
     lq_panel_chunk *panel = job->ctx->scratch[ithread];
     uint8_t *unpacked = (uint8_t *)panel + block * p->panel.chunks * (int64_t)sizeof(lq_panel_chunk);

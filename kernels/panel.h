@@ -117,14 +117,23 @@ typedef void (*lq_panel_group_decode_fn)(const uint8_t *group, int64_t ncols, in
 
 /* AVX-512 decoders (panel_avx512.c): a base type's (decode) or an
  * interleaved type's (group) */
+/* One vector against rows [0, nrows) (row r at rows + r * row_bytes, all
+ * chunks full), y[r] = the product, the same bits as the tile kernel's. */
+typedef void (*lq_panel_gemv_fn)(const uint8_t *rows, int64_t row_bytes, int64_t nrows,
+                                 int64_t nchunks, const lq_act_chunk *a, bool has_offset,
+                                 float *y);
+
 typedef struct lq_panel_simd_decoder {
     int type;
     lq_panel_decode_fn decode;
     lq_panel_group_decode_fn group;
+    lq_panel_gemv_fn gemv; /* with decode: decode fused with the product */
 } lq_panel_simd_decoder;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx512[];
 extern const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[]; /* panel_avx512_iqk.c */
 extern const int lq_panel_decoders_avx512_iqk_count;
+/* The fused GEMV of a base type at `level` or below, or NULL. */
+lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level);
 /* All of them, for the tests: i in [0, lq_panel_simd_decoder_count()). */
 int lq_panel_simd_decoder_count(void);
 const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i);

@@ -147,14 +147,14 @@ AVX512 INLINE __m512i iq4nl_table(void) {
                                                 25, 38, 53, 69, 89, 113));
 }
 
-AVX512 static void decode_q4_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q4_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 18;
     nibble_blocks(b, 18, 2, NULL, 8, out);
     store_scales(out, block_scales(b, 18));
     (void)count;
 }
 
-AVX512 static void decode_iq4_nl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq4_nl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 18;
     const __m512i table = iq4nl_table();
     nibble_blocks(b, 18, 2, &table, 0, out);
@@ -165,7 +165,7 @@ AVX512 static void decode_iq4_nl(const uint8_t *row, int64_t chunk, int count, l
 /* q8_0: two blocks' 32 quants per register; step s needs dword s and
  * s + 4 of each block: two permutes give steps s, s + 1 of lanes 0-7 and
  * 8-15, two 128-bit shuffles put them together */
-AVX512 static void decode_q8_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q8_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 34;
     __m512i src[4];
     for (int p = 0; p < 4; p++) {
@@ -213,7 +213,7 @@ AVX512 INLINE void k4_scales(const uint8_t *in, float d, float dmin, lq_panel_ch
 /* q4_K: quarter t of 64 weights is 32 bytes, low nibbles weights 0-31,
  * high 32-63: group g = 4t + u takes bytes 16 (u & 1) .. of quarter t,
  * shifted by 4 (u >> 1) */
-AVX512 static void decode_q4_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q4_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 144;
     const __m512i src0 = _mm512_loadu_si512((const void *)(w + 16));
     const __m512i src1 = _mm512_loadu_si512((const void *)(w + 80));
@@ -234,7 +234,7 @@ AVX512 static void decode_q4_K(const uint8_t *row, int64_t chunk, int count, lq_
 /* q5_K: q4_K's nibbles plus a fifth bit: weight j's is bit j / 32 of qh
  * byte j % 32, so group g's dword s is qh dword 4 (g & 1) + s shifted by
  * g / 2 */
-AVX512 static void decode_q5_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q5_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 176;
     const __m512i src0 = _mm512_loadu_si512((const void *)(w + 48));
     const __m512i src1 = _mm512_loadu_si512((const void *)(w + 112));
@@ -261,7 +261,7 @@ AVX512 static void decode_q5_K(const uint8_t *row, int64_t chunk, int count, lq_
 /* q6_K: half h (128 weights), quarter t (32), sub u (16): group g = 8h +
  * 2t + u; low 4 bits from ql byte 64h + 32(t & 1) + 16u + l shifted by
  * 4 (t >> 1); high 2 bits from qh byte 32h + 16u + l shifted by 2t */
-AVX512 static void decode_q6_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q6_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 210;
     const __m512i ql0 = _mm512_loadu_si512((const void *)w);
     const __m512i ql1 = _mm512_loadu_si512((const void *)(w + 64));
@@ -294,7 +294,7 @@ AVX512 static void decode_q6_K(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
-AVX512 static void decode_iq4_xs(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq4_xs(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 136;
     const __m512i table = iq4nl_table();
     nibble_blocks(w + 8, 16, 0, &table, 0, out);
@@ -310,7 +310,7 @@ AVX512 static void decode_iq4_xs(const uint8_t *row, int64_t chunk, int count, l
 }
 
 /* q4_1: levels 0..15 with a per-block offset m (d, m, qs) */
-AVX512 static void decode_q4_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q4_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 20;
     nibble_blocks(b, 20, 4, NULL, 0, out);
     _mm512_store_ps(out->scale, block_scales(b, 20));
@@ -321,7 +321,7 @@ AVX512 static void decode_q4_1(const uint8_t *row, int64_t chunk, int count, lq_
 /* mxfp4: doubled value table; scale 2^(e - 128) from the E8M0 byte e: the
  * bits e << 23 are 2^(e - 127) (halved exactly, down to the subnormal
  * 2^-127), except e = 0 (2^-128) and e = 255 (2^127) */
-AVX512 static void decode_mxfp4(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_mxfp4(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 17;
     const __m512i table = _mm512_broadcast_i32x4(
         _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
@@ -367,7 +367,7 @@ AVX512 INLINE void subtract_levels(lq_panel_chunk *out, int bias) {
     }
 }
 
-AVX512 static void decode_q5_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q5_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 22;
     nibble_blocks(b, 22, 6, NULL, 0, out);
     fifth_bits(b + 2, 22, out);
@@ -376,7 +376,7 @@ AVX512 static void decode_q5_0(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
-AVX512 static void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 24;
     nibble_blocks(b, 24, 8, NULL, 0, out);
     fifth_bits(b + 4, 24, out);
@@ -385,7 +385,7 @@ AVX512 static void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
-AVX512 static void decode_q2_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q2_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 84;
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 16));
     for (int s = 0; s < 4; s++)
@@ -401,7 +401,7 @@ AVX512 static void decode_q2_K(const uint8_t *row, int64_t chunk, int count, lq_
 /* q3_K: 2-bit quants minus 4 where the high-mask bit is clear: weight j's
  * bit is bit j / 32 of hmask byte j % 32, so group g's dword s is hmask
  * dword 4 (g & 1) + s shifted by g / 2; sixteen 6-bit scales minus 32 */
-AVX512 static void decode_q3_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q3_K(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 110;
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 32));
     const __m512i hm = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)w));
@@ -433,7 +433,7 @@ AVX512 static void decode_q3_K(const uint8_t *row, int64_t chunk, int count, lq_
  * {0, 1} of qh[j % 8], those of weight j + 16 the two bits above. Lane L
  * of step s (weights 16 (L & 1) + 4 s + i of block L / 2) takes qh dword
  * s & 1 of its block, shifted by 4 (s >> 1) + 2 (L & 1) */
-AVX512 static void decode_q6_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_q6_0(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 26;
     nibble_blocks(b, 26, 10, NULL, 0, out);
     uint32_t lo[8], hi[8];
@@ -566,22 +566,38 @@ AVX512 static void group_q8_0_r8(const uint8_t *group, int64_t ncols, int64_t ch
     group_scales(first, Q8_0_R8_COLUMN, out, out_stride);
 }
 
+/* one-vector products that decode and multiply each chunk at once */
+LQ_PANEL_GEMV(decode_q8_0)
+LQ_PANEL_GEMV(decode_q4_0)
+LQ_PANEL_GEMV(decode_iq4_nl)
+LQ_PANEL_GEMV(decode_q4_K)
+LQ_PANEL_GEMV(decode_q5_K)
+LQ_PANEL_GEMV(decode_q6_K)
+LQ_PANEL_GEMV(decode_iq4_xs)
+LQ_PANEL_GEMV(decode_q4_1)
+LQ_PANEL_GEMV(decode_mxfp4)
+LQ_PANEL_GEMV(decode_q5_0)
+LQ_PANEL_GEMV(decode_q5_1)
+LQ_PANEL_GEMV(decode_q2_K)
+LQ_PANEL_GEMV(decode_q3_K)
+LQ_PANEL_GEMV(decode_q6_0)
+
 const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
-    {LQ_TYPE_Q8_0, decode_q8_0, NULL},     {LQ_TYPE_Q4_0, decode_q4_0, NULL},
-    {LQ_TYPE_IQ4_NL, decode_iq4_nl, NULL}, {LQ_TYPE_Q4_K, decode_q4_K, NULL},
-    {LQ_TYPE_Q5_K, decode_q5_K, NULL},     {LQ_TYPE_Q6_K, decode_q6_K, NULL},
-    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL}, {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8},
-    {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8}, {LQ_TYPE_Q4_1, decode_q4_1, NULL},
-    {LQ_TYPE_MXFP4, decode_mxfp4, NULL},   {LQ_TYPE_Q5_0, decode_q5_0, NULL},
-    {LQ_TYPE_Q5_1, decode_q5_1, NULL},     {LQ_TYPE_Q2_K, decode_q2_K, NULL},
-    {LQ_TYPE_Q3_K, decode_q3_K, NULL},     {LQ_TYPE_Q6_0, decode_q6_0, NULL},
+    {LQ_TYPE_Q8_0, decode_q8_0, NULL, gemv_decode_q8_0},     {LQ_TYPE_Q4_0, decode_q4_0, NULL, gemv_decode_q4_0},
+    {LQ_TYPE_IQ4_NL, decode_iq4_nl, NULL, gemv_decode_iq4_nl}, {LQ_TYPE_Q4_K, decode_q4_K, NULL, gemv_decode_q4_K},
+    {LQ_TYPE_Q5_K, decode_q5_K, NULL, gemv_decode_q5_K},     {LQ_TYPE_Q6_K, decode_q6_K, NULL, gemv_decode_q6_K},
+    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL, gemv_decode_iq4_xs}, {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8, NULL},
+    {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8, NULL}, {LQ_TYPE_Q4_1, decode_q4_1, NULL, gemv_decode_q4_1},
+    {LQ_TYPE_MXFP4, decode_mxfp4, NULL, gemv_decode_mxfp4},   {LQ_TYPE_Q5_0, decode_q5_0, NULL, gemv_decode_q5_0},
+    {LQ_TYPE_Q5_1, decode_q5_1, NULL, gemv_decode_q5_1},     {LQ_TYPE_Q2_K, decode_q2_K, NULL, gemv_decode_q2_K},
+    {LQ_TYPE_Q3_K, decode_q3_K, NULL, gemv_decode_q3_K},     {LQ_TYPE_Q6_0, decode_q6_0, NULL, gemv_decode_q6_0},
 };
 const int lq_panel_decoders_avx512_count =
     (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);
 
 #else /* not x86 */
 
-const lq_panel_simd_decoder lq_panel_decoders_avx512[1] = {{-1, NULL, NULL}};
+const lq_panel_simd_decoder lq_panel_decoders_avx512[1] = {{-1, NULL, NULL, NULL}};
 const int lq_panel_decoders_avx512_count = 0;
 
 #endif

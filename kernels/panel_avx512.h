@@ -89,4 +89,41 @@ AVX512 INLINE __m512i spread_pairs(__m256i in) {
                                     _mm512_castsi256_si512(in));
 }
 
+/* One row chunk against one activation chunk, added to sum in exactly the
+ * tile kernel's arithmetic (panel_avx512.c, tile_body), so that a vector's
+ * results are the same bits whichever of the two computes them. */
+AVX512 INLINE __m512 lq_chunk_dot(const lq_panel_chunk *w, const lq_act_chunk *a,
+                                  bool has_offset, __m512 sum) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512i isum = _mm512_setzero_si512(), wsum = _mm512_setzero_si512();
+    for (int s = 0; s < 4; s++) {
+        const __m512i lv = _mm512_load_si512((const void *)(w->level + 64 * s));
+        wsum = _mm512_dpbusd_epi32(wsum, bias, lv);
+        isum = _mm512_dpbusd_epi32(isum, _mm512_load_si512((const void *)(a->biased + 64 * s)), lv);
+    }
+    const __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(isum, wsum));
+    sum = _mm512_fmadd_ps(exact, _mm512_mul_ps(_mm512_load_ps(w->scale), _mm512_load_ps(a->d)), sum);
+    if (has_offset)
+        sum = _mm512_fmadd_ps(_mm512_load_ps(w->offset), _mm512_load_ps(a->dsum), sum);
+    return sum;
+}
+
+/* A GEMV kernel for a chunk decoder (panel.h, lq_panel_gemv_fn): each chunk
+ * is decoded and multiplied at once, so it never leaves registers and L1,
+ * and the decoder is inlined into the loop. */
+#define LQ_PANEL_GEMV(decode)                                                                \
+    AVX512 static void gemv_##decode(const uint8_t *rows, int64_t row_bytes, int64_t nrows, \
+                                     int64_t nchunks, const lq_act_chunk *a, bool has_offset, \
+                                     float *y) {                                             \
+        for (int64_t r = 0; r < nrows; r++) {                                                \
+            __m512 sum = _mm512_setzero_ps();                                                \
+            for (int64_t c = 0; c < nchunks; c++) {                                          \
+                lq_panel_chunk chunk;                                                        \
+                decode(rows + r * row_bytes, c, LQ_PANEL_K, &chunk);                         \
+                sum = lq_chunk_dot(&chunk, &a[c], has_offset, sum);                          \
+            }                                                                                \
+            y[r] = _mm512_reduce_add_ps(sum);                                                \
+        }                                                                                    \
+    }
+
 #endif /* LIBQUANT_PANEL_AVX512_H */

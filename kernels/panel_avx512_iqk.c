@@ -133,7 +133,7 @@ AVX512 INLINE void store_int_scales(lq_panel_chunk *out, float d, __m512i ls) {
 /* ---- iq2_k .. iq5_k --------------------------------------------------------- */
 
 /* d, extra, scales[8] (ls + 8 per nibble), qs[64] */
-AVX512 static void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 76;
     const __m512i table = table_halves(lq_iq2nl_values, 4);
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 12));
@@ -149,7 +149,7 @@ AVX512 static void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq
 
 /* d, extra, u16 signs of ls, scales_l[8] (|ls| = 2 * nibble + 1), qs[64],
  * qh[32] */
-AVX512 static void decode_iq3_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq3_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 110;
     const __m512i table = table16(lq_iq3nl_values);
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 14));
@@ -169,7 +169,7 @@ AVX512 static void decode_iq3_k(const uint8_t *row, int64_t chunk, int count, lq
 }
 
 /* d, extra, scales_h[4], scales_l[8], qs[128] */
-AVX512 static void decode_iq4_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq4_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 144;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     __m512i idx[4];
@@ -182,7 +182,7 @@ AVX512 static void decode_iq4_k(const uint8_t *row, int64_t chunk, int count, lq
 }
 
 /* d, extra, scales_h[4], scales_l[8], qs[128] (4-bit layout), qh[32] */
-AVX512 static void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 176;
     const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
                               table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
@@ -200,7 +200,7 @@ AVX512 static void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq
 
 /* u16 extra (bits 0-7 table half, 8-15 scale bit 4), scale nibbles (block
  * ib in byte ib / 2), qs[64] in the 2-bit layout */
-AVX512 static void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 2 + chunk * 70;
     const unsigned extra = lq_load_u16(w);
     const __m512i table = table_halves(lq_iq2nl_values, 4);
@@ -221,7 +221,7 @@ AVX512 static void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, l
 
 /* u16 extra (bits 0-7 scale bit 4, 8-15 table half), scale nibbles (block
  * ib in byte ib % 4), qs[64] in the 2-bit layout, qh[32] third bits */
-AVX512 static void decode_iq3_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq3_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 2 + chunk * 102;
     const unsigned extra = lq_load_u16(w);
     const __m512i table = table16(lq_iq3nl_values);
@@ -252,7 +252,7 @@ AVX512 INLINE __m512i odd_codes(const uint8_t bytes[8], __mmask16 *shifted) {
 }
 
 /* f32 d, then 8 scale bytes and 8 blocks of 16 nibble bytes */
-AVX512 static void decode_iq4_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq4_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 4 + chunk * 136;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     __mmask16 shifted;
@@ -268,7 +268,7 @@ AVX512 static void decode_iq4_ks(const uint8_t *row, int64_t chunk, int count, l
 /* f32 d, then per block 8 u16 words: bit 0 of word k is bit k of the scale
  * byte, and a = word & ~1 gives a ^ (a >> 1), the iq4_ks nibble bytes of
  * weights 2k, 2k + 1 (and + 16) */
-AVX512 static void decode_iq4_kss(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq4_kss(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 4 + chunk * 128;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     uint8_t qs[128];
@@ -292,7 +292,7 @@ AVX512 static void decode_iq4_kss(const uint8_t *row, int64_t chunk, int count, 
 }
 
 /* f32 d, 8 scale bytes, qs[128] (4-bit layout), qh[32] fifth bits */
-AVX512 static void decode_iq5_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq5_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 4 + chunk * 168;
     const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
                               table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
@@ -312,7 +312,7 @@ AVX512 static void decode_iq5_ks(const uint8_t *row, int64_t chunk, int count, l
  * of byte 16 (ib / 2) + j, qh[16]: its fifth bit, bit ib of byte j. The 32
  * pairs of the grid are 16-bit words, looked up with vpermw: lane L (group
  * g) of step s holds pairs 8 (g & 1) + 2 s and + 1 of block g / 2. */
-AVX512 static void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
+AVX512 INLINE void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 2 + chunk * 86;
     /* the grid is one array of 32 pairs: 64 bytes from pair 0 */
     const __m512i pairs = _mm512_loadu_si512((const void *)ks_iq2kl_pair(0));
@@ -346,16 +346,28 @@ AVX512 static void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, l
     (void)count;
 }
 
+/* one-vector products that decode and multiply each chunk at once */
+LQ_PANEL_GEMV(decode_iq2_k)
+LQ_PANEL_GEMV(decode_iq3_k)
+LQ_PANEL_GEMV(decode_iq4_k)
+LQ_PANEL_GEMV(decode_iq5_k)
+LQ_PANEL_GEMV(decode_iq2_ks)
+LQ_PANEL_GEMV(decode_iq3_ks)
+LQ_PANEL_GEMV(decode_iq4_ks)
+LQ_PANEL_GEMV(decode_iq4_kss)
+LQ_PANEL_GEMV(decode_iq5_ks)
+LQ_PANEL_GEMV(decode_iq2_kl)
+
 const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[] = {
-    {LQ_TYPE_IQ2_K, decode_iq2_k, NULL},     {LQ_TYPE_IQ3_K, decode_iq3_k, NULL},
-    {LQ_TYPE_IQ4_K, decode_iq4_k, NULL},     {LQ_TYPE_IQ5_K, decode_iq5_k, NULL},
-    {LQ_TYPE_IQ2_KS, decode_iq2_ks, NULL},   {LQ_TYPE_IQ3_KS, decode_iq3_ks, NULL},
-    {LQ_TYPE_IQ4_KS, decode_iq4_ks, NULL},   {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL},
-    {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL},   {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL},
+    {LQ_TYPE_IQ2_K, decode_iq2_k, NULL, gemv_decode_iq2_k},     {LQ_TYPE_IQ3_K, decode_iq3_k, NULL, gemv_decode_iq3_k},
+    {LQ_TYPE_IQ4_K, decode_iq4_k, NULL, gemv_decode_iq4_k},     {LQ_TYPE_IQ5_K, decode_iq5_k, NULL, gemv_decode_iq5_k},
+    {LQ_TYPE_IQ2_KS, decode_iq2_ks, NULL, gemv_decode_iq2_ks},   {LQ_TYPE_IQ3_KS, decode_iq3_ks, NULL, gemv_decode_iq3_ks},
+    {LQ_TYPE_IQ4_KS, decode_iq4_ks, NULL, gemv_decode_iq4_ks},   {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL, gemv_decode_iq4_kss},
+    {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL, gemv_decode_iq5_ks},   {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL, gemv_decode_iq2_kl},
 };
 const int lq_panel_decoders_avx512_iqk_count =
     (int)(sizeof lq_panel_decoders_avx512_iqk / sizeof lq_panel_decoders_avx512_iqk[0]);
 #else /* not x86 */
-const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[1] = {{-1, NULL, NULL}};
+const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[1] = {{-1, NULL, NULL, NULL}};
 const int lq_panel_decoders_avx512_iqk_count = 0;
 #endif

@@ -323,6 +323,11 @@ lq_panel_decode_fn lq_panel_decode_simd(int type, lq_simd_level level) {
     return d ? d->decode : NULL;
 }
 
+lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level) {
+    const lq_panel_simd_decoder *d = simd_decoder(type, level);
+    return d ? d->gemv : NULL;
+}
+
 lq_panel_group_decode_fn lq_panel_group_decode_simd(int type, lq_simd_level level) {
     const lq_panel_simd_decoder *d = simd_decoder(type, level);
     return d ? d->group : NULL;
