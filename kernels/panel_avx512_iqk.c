@@ -346,6 +346,99 @@ AVX512 INLINE void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, l
     (void)count;
 }
 
+/* ---- interleaved forms, read in place --------------------------------------- */
+
+/* The 4-bit quants of iq4_k_r4 / iq4_ks_r4, 512 bytes per super-block
+ * column of 4 rows: weight 16 L + 4 t + i of row k (lane L, step t of its
+ * chunk) is nibble t / 2 of byte 64 (L / 2) + 16 (L % 2) + 32 (t % 2) +
+ * 4k + i. Register m holds bytes 64m..: lane L's dword is in register L / 2,
+ * so each pair of registers feeds four lanes through one permute. */
+AVX512 INLINE __m512i r4_nibble_step(const __m512i q[8], int k, int t) {
+    int idx[16];
+    for (int lane = 0; lane < 16; lane++)
+        idx[lane] = 16 * ((lane / 2) & 1) + 4 * (lane & 1) + 8 * (t % 2) + k;
+    const __m512i ix = _mm512_loadu_si512((const void *)idx);
+    __m512i v = _mm512_permutex2var_epi32(q[0], ix, q[1]);
+    v = _mm512_mask_blend_epi32(0x00f0, v, _mm512_permutex2var_epi32(q[2], ix, q[3]));
+    v = _mm512_mask_blend_epi32(0x0f00, v, _mm512_permutex2var_epi32(q[4], ix, q[5]));
+    v = _mm512_mask_blend_epi32(0xf000, v, _mm512_permutex2var_epi32(q[6], ix, q[7]));
+    return _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(4 * (t / 2))), _mm512_set1_epi8(15));
+}
+
+AVX512 INLINE void r4_load_quants(const uint8_t *qs, __m512i q[8]) {
+    for (int m = 0; m < 8; m++)
+        q[m] = _mm512_loadu_si512((const void *)(qs + 64 * m));
+}
+
+/* Bit s of `bits` to bit 2s. */
+static inline unsigned spread_even(unsigned bits) {
+    unsigned x = bits & 0xffu;
+    x = (x | x << 4) & 0x0f0fu;
+    x = (x | x << 2) & 0x3333u;
+    return (x | x << 1) & 0x5555u;
+}
+
+/* Byte k of each dword of v, as dwords. */
+AVX512 INLINE __m256i byte_of_dwords(__m256i v, int k) {
+    return _mm256_and_si256(_mm256_srli_epi32(v, (unsigned)(8 * k)), _mm256_set1_epi32(255));
+}
+
+/* iq4_k_r4, 576 bytes per super-block column: d[4]; extra[8], the table
+ * half of group 2s + h of row k in bit s of byte 8 + 4h + k; scales_h[16]
+ * and scales_l[32], ls + 32 of group g of row k as entry 4g + k: low nibble
+ * in nibble (4g + k) / 32 of byte 32 + (4g + k) % 32, top two bits at bit
+ * 2 ((4g + k) / 16) of byte 16 + (4g + k) % 16; qs[512] as above. */
+AVX512 static void group_iq4_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                  lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * 576;
+    const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
+    __m512i q[8];
+    r4_load_quants(w + 64, q);
+    const __m256i low = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
+    const __m128i high = _mm_loadu_si128((const __m128i *)(const void *)(w + 16));
+    const __m512i low_shift = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+    const __m512i high_shift = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const __mmask16 shifted = (__mmask16)(spread_even(w[8 + k]) | spread_even(w[12 + k]) << 1);
+        for (int t = 0; t < 4; t++)
+            store_levels(o, t, lookup16(r4_nibble_step(q, k, t), base, second, shifted));
+        const __m256i lo8 = byte_of_dwords(low, k);
+        __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(lo8), lo8, 1);
+        lo = _mm512_and_si512(_mm512_srlv_epi32(lo, low_shift), _mm512_set1_epi32(15));
+        const __m128i hi4 = _mm256_castsi256_si128(byte_of_dwords(_mm256_castsi128_si256(high), k));
+        __m512i hi = _mm512_broadcast_i32x4(hi4);
+        hi = _mm512_and_si512(_mm512_srlv_epi32(hi, high_shift), _mm512_set1_epi32(3));
+        const __m512i ls = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)),
+                                            _mm512_set1_epi32(32));
+        store_int_scales(o, half_at(w + 2 * k), ls);
+    }
+    (void)ncols;
+}
+
+/* iq4_ks_r4: the 4 rows' f32 scales first, then 544 bytes per super-block
+ * column: scales[32] (scale byte ib of row k at 4 ib + k: bit 0 the table
+ * half, bits 1-7 the odd code + 127) and qs[512] as above. */
+AVX512 static void group_iq4_ks_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                   lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + 16 + chunk * 544;
+    const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
+    __m512i q[8];
+    r4_load_quants(w + 32, q);
+    const __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const __m256i sb = byte_of_dwords(bytes, k);
+        const __mmask16 shifted = pair_mask(_mm256_test_epi32_mask(sb, _mm256_set1_epi32(1)));
+        for (int t = 0; t < 4; t++)
+            store_levels(o, t, lookup16(r4_nibble_step(q, k, t), base, second, shifted));
+        const __m256i code = _mm256_sub_epi32(_mm256_and_si256(sb, _mm256_set1_epi32(254)),
+                                              _mm256_set1_epi32(127));
+        store_int_scales(o, lq_load_f32(group + 4 * k), spread_pairs(code));
+    }
+    (void)ncols;
+}
+
 /* one-vector products that decode and multiply each chunk at once */
 LQ_PANEL_GEMV(decode_iq2_k)
 LQ_PANEL_GEMV(decode_iq3_k)
@@ -359,11 +452,18 @@ LQ_PANEL_GEMV(decode_iq5_ks)
 LQ_PANEL_GEMV(decode_iq2_kl)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[] = {
-    {LQ_TYPE_IQ2_K, decode_iq2_k, NULL, gemv_decode_iq2_k},     {LQ_TYPE_IQ3_K, decode_iq3_k, NULL, gemv_decode_iq3_k},
-    {LQ_TYPE_IQ4_K, decode_iq4_k, NULL, gemv_decode_iq4_k},     {LQ_TYPE_IQ5_K, decode_iq5_k, NULL, gemv_decode_iq5_k},
-    {LQ_TYPE_IQ2_KS, decode_iq2_ks, NULL, gemv_decode_iq2_ks},   {LQ_TYPE_IQ3_KS, decode_iq3_ks, NULL, gemv_decode_iq3_ks},
-    {LQ_TYPE_IQ4_KS, decode_iq4_ks, NULL, gemv_decode_iq4_ks},   {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL, gemv_decode_iq4_kss},
-    {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL, gemv_decode_iq5_ks},   {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL, gemv_decode_iq2_kl},
+    {LQ_TYPE_IQ2_K, decode_iq2_k, NULL, gemv_decode_iq2_k},
+    {LQ_TYPE_IQ3_K, decode_iq3_k, NULL, gemv_decode_iq3_k},
+    {LQ_TYPE_IQ4_K, decode_iq4_k, NULL, gemv_decode_iq4_k},
+    {LQ_TYPE_IQ5_K, decode_iq5_k, NULL, gemv_decode_iq5_k},
+    {LQ_TYPE_IQ2_KS, decode_iq2_ks, NULL, gemv_decode_iq2_ks},
+    {LQ_TYPE_IQ3_KS, decode_iq3_ks, NULL, gemv_decode_iq3_ks},
+    {LQ_TYPE_IQ4_KS, decode_iq4_ks, NULL, gemv_decode_iq4_ks},
+    {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL, gemv_decode_iq4_kss},
+    {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL, gemv_decode_iq5_ks},
+    {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL, gemv_decode_iq2_kl},
+    {LQ_TYPE_IQ4_K_R4, NULL, group_iq4_k_r4, NULL},
+    {LQ_TYPE_IQ4_KS_R4, NULL, group_iq4_ks_r4, NULL},
 };
 const int lq_panel_decoders_avx512_iqk_count =
     (int)(sizeof lq_panel_decoders_avx512_iqk / sizeof lq_panel_decoders_avx512_iqk[0]);
