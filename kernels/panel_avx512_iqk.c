@@ -383,34 +383,192 @@ AVX512 INLINE __m256i byte_of_dwords(__m256i v, int k) {
     return _mm256_and_si256(_mm256_srli_epi32(v, (unsigned)(8 * k)), _mm256_set1_epi32(255));
 }
 
-/* iq4_k_r4, 576 bytes per super-block column: d[4]; extra[8], the table
+/* The 2-bit planes of iq2_k_r4 / iq3_k_r4 (256 bytes, four registers): the
+ * low index bits of weight 16 L + 4 t + i of row k are bits 2t of byte
+ * 32 (L / 2) + 16 (L % 2) + 4k + i. */
+AVX512 INLINE __m512i r4_two_bit_step(const __m512i q[4], int k, int t) {
+    int idx[16];
+    for (int lane = 0; lane < 16; lane++)
+        idx[lane] = 8 * ((lane / 2) % 4) + 4 * (lane & 1) + k;
+    const __m512i ix = _mm512_loadu_si512((const void *)idx);
+    __m512i v = _mm512_permutex2var_epi32(q[0], ix, q[1]);
+    v = _mm512_mask_blend_epi32(0xff00, v, _mm512_permutex2var_epi32(q[2], ix, q[3]));
+    return _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(2 * t)), _mm512_set1_epi8(3));
+}
+
+/* The table halves of row k's 16 groups: bit s of bytes 8 + k (group 2s)
+ * and 12 + k (group 2s + 1) */
+static inline __mmask16 r4_halves(const uint8_t *w, int k) {
+    return (__mmask16)(spread_even(w[8 + k]) | spread_even(w[12 + k]) << 1);
+}
+
+/* Nibble g of row k in a nibble array of entries 4g + k (byte (4g + k) %
+ * 32, nibble (4g + k) / 32), as dwords. */
+AVX512 INLINE __m512i r4_scale_nibbles(const uint8_t *nibbles, int k) {
+    const __m256i lo8 = byte_of_dwords(_mm256_loadu_si256((const __m256i *)(const void *)nibbles), k);
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo8), lo8, 1);
+    const __m512i shift = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+    return _mm512_and_si512(_mm512_srlv_epi32(both, shift), _mm512_set1_epi32(15));
+}
+
+/* The scales of row k in iq4_k_r4 / iq5_k_r4: d[4]; extra[8], the table
  * half of group 2s + h of row k in bit s of byte 8 + 4h + k; scales_h[16]
  * and scales_l[32], ls + 32 of group g of row k as entry 4g + k: low nibble
  * in nibble (4g + k) / 32 of byte 32 + (4g + k) % 32, top two bits at bit
- * 2 ((4g + k) / 16) of byte 16 + (4g + k) % 16; qs[512] as above. */
+ * 2 ((4g + k) / 16) of byte 16 + (4g + k) % 16. */
+AVX512 INLINE __m512i r4_k_scales(const uint8_t *w, int k, __mmask16 *shifted) {
+    const __m128i high = _mm_loadu_si128((const __m128i *)(const void *)(w + 16));
+    const __m512i high_shift = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+    *shifted = r4_halves(w, k);
+    const __m512i lo = r4_scale_nibbles(w + 32, k);
+    const __m128i hi4 = _mm256_castsi256_si128(byte_of_dwords(_mm256_castsi128_si256(high), k));
+    __m512i hi = _mm512_broadcast_i32x4(hi4);
+    hi = _mm512_and_si512(_mm512_srlv_epi32(hi, high_shift), _mm512_set1_epi32(3));
+    return _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
+}
+
+/* The fifth index bits of iq5_k_r4 / iq5_ks_r4 (128 bytes, two registers):
+ * that of weight 16 L + 4 t + i of row k is bit 4 (t % 2) + t / 2 +
+ * 2 (L % 2) of byte 16 (L / 2) + 4k + i; returned at bit 4. */
+AVX512 INLINE __m512i r4_fifth_bits(const __m512i qh[2], int k, int t) {
+    int idx[16], shift[16];
+    for (int lane = 0; lane < 16; lane++) {
+        idx[lane] = 4 * (lane / 2) + k;
+        shift[lane] = 4 * (t % 2) + t / 2 + 2 * (lane & 1);
+    }
+    __m512i h = _mm512_permutex2var_epi32(qh[0], _mm512_loadu_si512((const void *)idx), qh[1]);
+    h = _mm512_and_si512(_mm512_srlv_epi32(h, _mm512_loadu_si512((const void *)shift)),
+                         _mm512_set1_epi8(1));
+    return _mm512_slli_epi32(h, 4);
+}
+
+/* iq4_k_r4, 576 bytes per super-block column: the scales above, qs[512] at
+ * byte 64 */
 AVX512 static void group_iq4_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
                                   lq_panel_chunk *out, int64_t out_stride) {
     const uint8_t *w = group + chunk * 576;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     __m512i q[8];
     r4_load_quants(w + 64, q);
-    const __m256i low = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
-    const __m128i high = _mm_loadu_si128((const __m128i *)(const void *)(w + 16));
-    const __m512i low_shift = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
-    const __m512i high_shift = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
     for (int k = 0; k < 4; k++) {
         lq_panel_chunk *o = &out[k * out_stride];
-        const __mmask16 shifted = (__mmask16)(spread_even(w[8 + k]) | spread_even(w[12 + k]) << 1);
+        __mmask16 shifted;
+        const __m512i ls = r4_k_scales(w, k, &shifted);
         for (int t = 0; t < 4; t++)
             store_levels(o, t, lookup16(r4_nibble_step(q, k, t), base, second, shifted));
-        const __m256i lo8 = byte_of_dwords(low, k);
-        __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(lo8), lo8, 1);
-        lo = _mm512_and_si512(_mm512_srlv_epi32(lo, low_shift), _mm512_set1_epi32(15));
-        const __m128i hi4 = _mm256_castsi256_si128(byte_of_dwords(_mm256_castsi128_si256(high), k));
-        __m512i hi = _mm512_broadcast_i32x4(hi4);
-        hi = _mm512_and_si512(_mm512_srlv_epi32(hi, high_shift), _mm512_set1_epi32(3));
-        const __m512i ls = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)),
-                                            _mm512_set1_epi32(32));
+        store_int_scales(o, half_at(w + 2 * k), ls);
+    }
+    (void)ncols;
+}
+
+/* iq5_k_r4, 704 bytes per super-block column: iq4_k_r4's scales and low
+ * nibbles, then qh[128] at byte 576 */
+AVX512 static void group_iq5_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                  lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * 704;
+    const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
+                              table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
+    __m512i q[8];
+    r4_load_quants(w + 64, q);
+    const __m512i qh[2] = {_mm512_loadu_si512((const void *)(w + 576)),
+                           _mm512_loadu_si512((const void *)(w + 640))};
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        __mmask16 shifted;
+        const __m512i ls = r4_k_scales(w, k, &shifted);
+        for (int t = 0; t < 4; t++) {
+            const __m512i idx = _mm512_or_si512(r4_nibble_step(q, k, t), r4_fifth_bits(qh, k, t));
+            store_levels(o, t, lookup32(idx, table, shifted));
+        }
+        store_int_scales(o, half_at(w + 2 * k), ls);
+    }
+    (void)ncols;
+}
+
+/* iq5_ks_r4: the 4 rows' f32 scales first, then 672 bytes per super-block
+ * column: scales[32] as iq4_ks_r4's, qs[512] at byte 32, qh[128] at 544 */
+AVX512 static void group_iq5_ks_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                   lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + 16 + chunk * 672;
+    const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
+                              table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
+    __m512i q[8];
+    r4_load_quants(w + 32, q);
+    const __m512i qh[2] = {_mm512_loadu_si512((const void *)(w + 544)),
+                           _mm512_loadu_si512((const void *)(w + 608))};
+    const __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const __m256i sb = byte_of_dwords(bytes, k);
+        const __mmask16 shifted = pair_mask(_mm256_test_epi32_mask(sb, _mm256_set1_epi32(1)));
+        for (int t = 0; t < 4; t++) {
+            const __m512i idx = _mm512_or_si512(r4_nibble_step(q, k, t), r4_fifth_bits(qh, k, t));
+            store_levels(o, t, lookup32(idx, table, shifted));
+        }
+        const __m256i code = _mm256_sub_epi32(_mm256_and_si256(sb, _mm256_set1_epi32(254)),
+                                              _mm256_set1_epi32(127));
+        store_int_scales(o, lq_load_f32(group + 4 * k), spread_pairs(code));
+    }
+    (void)ncols;
+}
+
+/* iq2_k_r4, 304 bytes per super-block column: d[4], extra[8], the scale
+ * nibbles (ls + 8) at byte 16, qs[256] at 48 */
+AVX512 static void group_iq2_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                  lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * 304;
+    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    __m512i q[4];
+    for (int m = 0; m < 4; m++)
+        q[m] = _mm512_loadu_si512((const void *)(w + 48 + 64 * m));
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const __mmask16 shifted = r4_halves(w, k);
+        for (int t = 0; t < 4; t++) {
+            const __m512i lo = r4_two_bit_step(q, k, t);
+            store_levels(o, t, _mm512_shuffle_epi8(table, _mm512_mask_or_epi32(lo, shifted, lo,
+                                                                               _mm512_set1_epi8(4))));
+        }
+        store_int_scales(o, half_at(w + 2 * k),
+                         _mm512_sub_epi32(r4_scale_nibbles(w + 16, k), _mm512_set1_epi32(8)));
+    }
+    (void)ncols;
+}
+
+/* iq3_k_r4, 440 bytes per super-block column: d[4], extra[8], the signs of
+ * ls (bit s of byte 16 + k for group 2s, of 20 + k for 2s + 1), the nibbles
+ * of |ls| = 2 n + 1 at byte 24, qs[256] at 56, qh[128] at 312: the third
+ * index bit of weight 16 L + 4 t + i of row k is bit t + 4 (L % 2) of byte
+ * 16 (L / 2) + 4k + i. */
+AVX512 static void group_iq3_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                  lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * 440;
+    const __m512i table = table16(lq_iq3nl_values);
+    __m512i q[4];
+    for (int m = 0; m < 4; m++)
+        q[m] = _mm512_loadu_si512((const void *)(w + 56 + 64 * m));
+    const __m512i qh0 = _mm512_loadu_si512((const void *)(w + 312));
+    const __m512i qh1 = _mm512_loadu_si512((const void *)(w + 376));
+    for (int k = 0; k < 4; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const __mmask16 shifted = r4_halves(w, k);
+        for (int t = 0; t < 4; t++) {
+            int idx[16], shift[16];
+            for (int lane = 0; lane < 16; lane++) {
+                idx[lane] = 4 * (lane / 2) + k;
+                shift[lane] = t + 4 * (lane & 1);
+            }
+            __m512i h = _mm512_permutex2var_epi32(qh0, _mm512_loadu_si512((const void *)idx), qh1);
+            h = _mm512_and_si512(_mm512_srlv_epi32(h, _mm512_loadu_si512((const void *)shift)),
+                                 _mm512_set1_epi8(1));
+            __m512i v = _mm512_or_si512(r4_two_bit_step(q, k, t), _mm512_slli_epi32(h, 2));
+            v = _mm512_mask_or_epi32(v, shifted, v, _mm512_set1_epi8(8));
+            store_levels(o, t, _mm512_shuffle_epi8(table, v));
+        }
+        const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(r4_scale_nibbles(w + 24, k), 1),
+                                                   _mm512_set1_epi32(1));
+        const __mmask16 negative = (__mmask16)(spread_even(w[16 + k]) | spread_even(w[20 + k]) << 1);
+        const __m512i ls = _mm512_mask_sub_epi32(magnitude, negative, _mm512_setzero_si512(), magnitude);
         store_int_scales(o, half_at(w + 2 * k), ls);
     }
     (void)ncols;
@@ -462,8 +620,12 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[] = {
     {LQ_TYPE_IQ4_KSS, decode_iq4_kss, NULL, gemv_decode_iq4_kss},
     {LQ_TYPE_IQ5_KS, decode_iq5_ks, NULL, gemv_decode_iq5_ks},
     {LQ_TYPE_IQ2_KL, decode_iq2_kl, NULL, gemv_decode_iq2_kl},
+    {LQ_TYPE_IQ2_K_R4, NULL, group_iq2_k_r4, NULL},
+    {LQ_TYPE_IQ3_K_R4, NULL, group_iq3_k_r4, NULL},
     {LQ_TYPE_IQ4_K_R4, NULL, group_iq4_k_r4, NULL},
     {LQ_TYPE_IQ4_KS_R4, NULL, group_iq4_ks_r4, NULL},
+    {LQ_TYPE_IQ5_K_R4, NULL, group_iq5_k_r4, NULL},
+    {LQ_TYPE_IQ5_KS_R4, NULL, group_iq5_ks_r4, NULL},
 };
 const int lq_panel_decoders_avx512_iqk_count =
     (int)(sizeof lq_panel_decoders_avx512_iqk / sizeof lq_panel_decoders_avx512_iqk[0]);
