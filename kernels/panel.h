@@ -38,14 +38,16 @@
 
 enum { LQ_PANEL_K = 256, LQ_PANEL_GROUPS = LQ_PANEL_K / 16, LQ_ACT_BLOCKS = LQ_PANEL_K / 32 };
 
+/* Both chunk types are 64-byte aligned (the AVX-512 code uses aligned
+ * loads and stores), on the stack too; heap arrays come from aligned_alloc. */
 typedef struct lq_panel_chunk {
-    int8_t level[LQ_PANEL_K];
+    _Alignas(64) int8_t level[LQ_PANEL_K];
     float scale[LQ_PANEL_GROUPS];
     float offset[LQ_PANEL_GROUPS];
 } lq_panel_chunk; /* 384 bytes */
 
 typedef struct lq_act_chunk {
-    uint8_t biased[LQ_PANEL_K];  /* a + 128, in lane order */
+    _Alignas(64) uint8_t biased[LQ_PANEL_K]; /* a + 128, in lane order */
     float d[LQ_PANEL_GROUPS];    /* the scale of each 16-group's block of 32 */
     float dsum[LQ_PANEL_GROUPS]; /* d * sum(a) per 16-group */
 } lq_act_chunk; /* 384 bytes */
