@@ -79,13 +79,12 @@ AVX512 INLINE __m512i table16(const int8_t *values) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)values));
 }
 
-/* Small tables (4 or 8 entries) twice in each 16 bytes: index | half * n. */
-AVX512 INLINE __m512i table_halves(const int8_t *values, int n) {
-    int8_t t[16];
-    memcpy(t, values, (size_t)(2 * n));
-    if (2 * n < 16)
-        memcpy(t + 2 * n, values, (size_t)(16 - 2 * n));
-    return table16(t);
+/* iq2's two 4-entry halves, twice, for vpshufb with index | 4 * half. A
+ * constant: built on the stack per chunk, its load waited on store
+ * forwarding. */
+AVX512 INLINE __m512i iq2_table(void) {
+    return _mm512_broadcast_i32x4(_mm_setr_epi8(-31, -13, 1, 17, -26, -8, 6, 22, -31, -13, 1, 17,
+                                                -26, -8, 6, 22));
 }
 
 /* A mask of 8 block bits -> 16 lane bits (each block is two 16-groups). */
@@ -122,6 +121,26 @@ AVX512 INLINE __m512i scales6(const uint8_t *scales_h, const uint8_t *scales_l) 
                             _mm512_set1_epi32(32));
 }
 
+/* Eight 4-bit codes of 4 bytes at p, as dwords: code ib at bit 4 ib
+ * (`by_pairs`: byte ib / 2, nibble ib % 2), else at byte ib % 4, nibble
+ * ib / 4. Built in registers: codes stored one by one to the stack and
+ * loaded as a vector would wait on store forwarding. */
+AVX512 INLINE __m256i nibbles8(const uint8_t *p, bool by_pairs) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    const __m256i shift = by_pairs ? _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)
+                                   : _mm256_setr_epi32(0, 8, 16, 24, 4, 12, 20, 28);
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)u), shift), _mm256_set1_epi32(15));
+}
+
+/* Bits [step ib, step ib + width) of x for ib = 0..7, as dwords. */
+AVX512 INLINE __m256i bit_fields8(unsigned x, int step, int width) {
+    const __m256i shift = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(step));
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)x), shift),
+                            _mm256_set1_epi32((1 << width) - 1));
+}
+
 AVX512 INLINE void store_levels(lq_panel_chunk *out, int s, __m512i v) {
     _mm512_store_si512((void *)(out->level + 64 * s), v);
 }
@@ -135,7 +154,7 @@ AVX512 INLINE void store_int_scales(lq_panel_chunk *out, float d, __m512i ls) {
 /* d, extra, scales[8] (ls + 8 per nibble), qs[64] */
 AVX512 INLINE void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 76;
-    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    const __m512i table = iq2_table();
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 12));
     const __mmask16 shifted = (__mmask16)lq_load_u16(w + 2);
     for (int s = 0; s < 4; s++) {
@@ -203,7 +222,7 @@ AVX512 INLINE void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq
 AVX512 INLINE void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *w = row + 2 + chunk * 70;
     const unsigned extra = lq_load_u16(w);
-    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    const __m512i table = iq2_table();
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
     const __mmask16 shifted = pair_mask(extra);
     for (int s = 0; s < 4; s++) {
@@ -211,11 +230,10 @@ AVX512 INLINE void decode_iq2_ks(const uint8_t *row, int64_t chunk, int count, l
         store_levels(out, s, _mm512_shuffle_epi8(table, _mm512_mask_or_epi32(lo, shifted, lo,
                                                                               _mm512_set1_epi8(4))));
     }
-    int code[8];
-    for (int ib = 0; ib < 8; ib++)
-        code[ib] = (((w[2 + ib / 2] >> (4 * (ib % 2))) & 15) | ((extra >> (8 + ib)) & 1) << 4) - 16;
-    store_int_scales(out, half_at(row),
-                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 2, true), _mm256_slli_epi32(bit_fields8(extra >> 8, 1, 1), 4)),
+        _mm256_set1_epi32(16));
+    store_int_scales(out, half_at(row), spread_pairs(code));
     (void)count;
 }
 
@@ -233,18 +251,16 @@ AVX512 INLINE void decode_iq3_ks(const uint8_t *row, int64_t chunk, int count, l
         idx = _mm512_mask_or_epi32(idx, shifted, idx, _mm512_set1_epi8(8));
         store_levels(out, s, _mm512_shuffle_epi8(table, idx));
     }
-    int code[8];
-    for (int ib = 0; ib < 8; ib++)
-        code[ib] = (((w[2 + ib % 4] >> (4 * (ib / 4))) & 15) | ((extra >> ib) & 1) << 4) - 16;
-    store_int_scales(out, half_at(row),
-                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(extra, 1, 1), 4)),
+        _mm256_set1_epi32(16));
+    store_int_scales(out, half_at(row), spread_pairs(code));
     (void)count;
 }
 
 /* Scale bytes of iq4_ks, iq5_ks, iq4_kss: bit 0 the table half, bits 1-7
  * the odd code + 127 */
-AVX512 INLINE __m512i odd_codes(const uint8_t bytes[8], __mmask16 *shifted) {
-    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)bytes);
+AVX512 INLINE __m512i odd_codes(__m128i b, __mmask16 *shifted) {
     *shifted = pair_mask(_mm_test_epi8_mask(b, _mm_set1_epi8(1)));
     const __m256i code = _mm256_sub_epi32(_mm256_and_si256(_mm256_cvtepu8_epi32(b), _mm256_set1_epi32(254)),
                                           _mm256_set1_epi32(127));
@@ -256,7 +272,7 @@ AVX512 INLINE void decode_iq4_ks(const uint8_t *row, int64_t chunk, int count, l
     const uint8_t *w = row + 4 + chunk * 136;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     __mmask16 shifted;
-    const __m512i code = odd_codes(w, &shifted);
+    const __m512i code = odd_codes(_mm_loadl_epi64((const __m128i *)(const void *)w), &shifted);
     __m512i idx[4];
     block_nibble_steps(w + 8, idx);
     for (int s = 0; s < 4; s++)
@@ -272,17 +288,15 @@ AVX512 INLINE void decode_iq4_kss(const uint8_t *row, int64_t chunk, int count, 
     const uint8_t *w = row + 4 + chunk * 128;
     const __m512i base = table16(lq_iq4k_values), second = table16(lq_iq4k_values + 16);
     uint8_t qs[128];
-    uint8_t scale_bytes[8];
+    uint64_t scale_bytes = 0; /* block 4h + j's byte: bits 8j.. of half h's word mask */
     for (int h = 0; h < 2; h++) {
         const __m512i words = _mm512_loadu_si512((const void *)(w + 64 * h));
         const __m512i a = _mm512_andnot_si512(_mm512_set1_epi16(1), words);
         _mm512_storeu_si512((void *)(qs + 64 * h), _mm512_xor_si512(a, _mm512_srli_epi16(a, 1)));
-        const __mmask32 bits = _mm512_test_epi16_mask(words, _mm512_set1_epi16(1));
-        for (int k = 0; k < 4; k++)
-            scale_bytes[4 * h + k] = (uint8_t)(bits >> (8 * k));
+        scale_bytes |= (uint64_t)_mm512_test_epi16_mask(words, _mm512_set1_epi16(1)) << (32 * h);
     }
     __mmask16 shifted;
-    const __m512i code = odd_codes(scale_bytes, &shifted);
+    const __m512i code = odd_codes(_mm_cvtsi64_si128((long long)scale_bytes), &shifted);
     __m512i idx[4];
     block_nibble_steps(qs, idx);
     for (int s = 0; s < 4; s++)
@@ -297,7 +311,7 @@ AVX512 INLINE void decode_iq5_ks(const uint8_t *row, int64_t chunk, int count, l
     const __m512i table[4] = {table16(lq_iq5nl_values), table16(lq_iq5nl_values + 16),
                               table16(lq_iq5nl_values + 32), table16(lq_iq5nl_values + 48)};
     __mmask16 shifted;
-    const __m512i code = odd_codes(w, &shifted);
+    const __m512i code = odd_codes(_mm_loadl_epi64((const __m128i *)(const void *)w), &shifted);
     __m512i idx[4];
     quarter_nibble_steps(w + 8, idx);
     const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 136)));
@@ -318,31 +332,36 @@ AVX512 INLINE void decode_iq2_kl(const uint8_t *row, int64_t chunk, int count, l
     const __m512i pairs = _mm512_loadu_si512((const void *)ks_iq2kl_pair(0));
     const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
     const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(w + 70)));
+    /* word 2 L + t (group g = L, its pair t of the step): the qs word
+     * 8 (g / 4) + 4 (g & 1) + s at bit 8 t + 4 ((g / 2) & 1), the qh word
+     * 4 (g & 1) + s at bit 8 t + g / 2 */
+    static const int16_t qs_word[32] = {0,  0,  4,  4,  0,  0,  4,  4,  8,  8,  12,
+                                        12, 8,  8,  12, 12, 16, 16, 20, 20, 16, 16,
+                                        20, 20, 24, 24, 28, 28, 24, 24, 28, 28};
+    static const int16_t qs_shift[32] = {0, 8, 0, 8, 4, 12, 4, 12, 0, 8, 0, 8, 4, 12, 4, 12,
+                                         0, 8, 0, 8, 4, 12, 4, 12, 0, 8, 0, 8, 4, 12, 4, 12};
+    static const int16_t qh_word[32] = {0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4,
+                                        0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4};
+    static const int16_t qh_shift[32] = {0, 8, 0, 8, 1, 9,  1, 9,  2, 10, 2, 10, 3, 11, 3, 11,
+                                         4, 12, 4, 12, 5, 13, 5, 13, 6, 14, 6, 14, 7, 15, 7, 15};
+    const __m512i qs_at = _mm512_loadu_si512((const void *)qs_word);
+    const __m512i qs_bit = _mm512_loadu_si512((const void *)qs_shift);
+    const __m512i qh_at = _mm512_loadu_si512((const void *)qh_word);
+    const __m512i qh_bit = _mm512_loadu_si512((const void *)qh_shift);
     for (int s = 0; s < 4; s++) {
-        int16_t qs_word[32], qh_word[32], qs_shift[32], qh_shift[32];
-        for (int lane = 0; lane < 16; lane++)
-            for (int t = 0; t < 2; t++) {
-                const int g = lane, k = 2 * lane + t;
-                qs_word[k] = (int16_t)(8 * (g / 4) + 4 * (g & 1) + s);
-                qs_shift[k] = (int16_t)(8 * t + 4 * ((g / 2) & 1));
-                qh_word[k] = (int16_t)(4 * (g & 1) + s);
-                qh_shift[k] = (int16_t)(8 * t + g / 2);
-            }
-        __m512i lo = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)qs_word), qs);
-        lo = _mm512_and_si512(_mm512_srlv_epi16(lo, _mm512_loadu_si512((const void *)qs_shift)),
-                              _mm512_set1_epi16(15));
-        __m512i hi = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)qh_word), qh);
-        hi = _mm512_and_si512(_mm512_srlv_epi16(hi, _mm512_loadu_si512((const void *)qh_shift)),
-                              _mm512_set1_epi16(1));
+        const __m512i step = _mm512_set1_epi16((short)s);
+        __m512i lo = _mm512_permutexvar_epi16(_mm512_add_epi16(qs_at, step), qs);
+        lo = _mm512_and_si512(_mm512_srlv_epi16(lo, qs_bit), _mm512_set1_epi16(15));
+        __m512i hi = _mm512_permutexvar_epi16(_mm512_add_epi16(qh_at, step), qh);
+        hi = _mm512_and_si512(_mm512_srlv_epi16(hi, qh_bit), _mm512_set1_epi16(1));
         const __m512i p = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
         store_levels(out, s, _mm512_permutexvar_epi16(p, pairs));
     }
     const unsigned scales_h = lq_load_u16(w);
-    int code[8];
-    for (int ib = 0; ib < 8; ib++)
-        code[ib] = (((w[2 + ib % 4] >> (4 * (ib / 4))) & 15) | ((scales_h >> (2 * ib)) & 3) << 4) - 32;
-    store_int_scales(out, half_at(row),
-                     spread_pairs(_mm256_loadu_si256((const __m256i *)(const void *)code)));
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(scales_h, 2, 2), 4)),
+        _mm256_set1_epi32(32));
+    store_int_scales(out, half_at(row), spread_pairs(code));
     (void)count;
 }
 
@@ -517,7 +536,7 @@ AVX512 static void group_iq5_ks_r4(const uint8_t *group, int64_t ncols, int64_t 
 AVX512 static void group_iq2_k_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
                                   lq_panel_chunk *out, int64_t out_stride) {
     const uint8_t *w = group + chunk * 304;
-    const __m512i table = table_halves(lq_iq2nl_values, 4);
+    const __m512i table = iq2_table();
     __m512i q[4];
     for (int m = 0; m < 4; m++)
         q[m] = _mm512_loadu_si512((const void *)(w + 48 + 64 * m));
