@@ -8,32 +8,13 @@
  * not from an integer table. Block layouts are those of libquant/iqk.c.
  */
 #include "common.h"
+#include "iqk_bits.h"
 #include "iqk_tables.h"
 #include "kernels.h"
 
 enum { QK = 256, SUB = 16, SUBS = QK / SUB };
 
 static float half_at(const uint8_t *p) { return lq_half_to_float(lq_load_u16(p)); }
-
-/* Element e's low index bits in the 2-bit layout (32 bytes per 128
- * weights, four weights 32 apart per byte) and the 4-bit one (32 bytes per
- * 64 weights, two weights 32 apart per byte). */
-static int bits2(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
-}
-static int bits4(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
-}
-/* Bit e / 32 of byte e % 32: the high index bit of iq3_k and iq5_k. */
-static int high_bit(const uint8_t *qh, int e) { return (qh[e % 32] >> (e / 32)) & 1; }
-
-/* Sub-block scales stored as ls + 32 in six bits: low nibbles in
- * scales_l, top two bits in scales_h (iq4_k, iq5_k). */
-static void scales6(const uint8_t *scales_h, const uint8_t *scales_l, int *ls) {
-    for (int s = 0; s < SUBS; s++)
-        ls[s] = (((scales_l[s / 2] >> (4 * (s % 2))) & 15) |
-                 ((scales_h[s / 4] >> (2 * (s % 4))) & 3) << 4) - 32;
-}
 
 /* The value of index idx of element e, from the half its sub-block uses. */
 static int8_t table_value(const int8_t *table, int half_size, uint16_t shifted, int e,
@@ -49,7 +30,7 @@ static float iq2_k_block(const uint8_t *w, const lq_act_q8_32 *a) {
     for (int s = 0; s < SUBS; s++)
         ls[s] = ((w[4 + s / 2] >> (4 * (s % 2))) & 15) - 8;
     for (int e = 0; e < QK; e++)
-        level[e] = table_value(lq_iq2nl_values, 4, shifted, e, bits2(w + 12, e));
+        level[e] = table_value(lq_iq2nl_values, 4, shifted, e, lq_iqk_bits2(w + 12, e));
     return half_at(w) * lq_superblock_dot(level, a, ls, SUB);
 }
 
@@ -65,7 +46,7 @@ static float iq3_k_block(const uint8_t *w, const lq_act_q8_32 *a) {
     }
     for (int e = 0; e < QK; e++)
         level[e] = table_value(lq_iq3nl_values, 8, shifted, e,
-                               bits2(w + 14, e) | high_bit(w + 78, e) << 2);
+                               lq_iqk_bits2(w + 14, e) | lq_iqk_top_bit(w + 78, e) << 2);
     return half_at(w) * lq_superblock_dot(level, a, ls, SUB);
 }
 
@@ -75,7 +56,7 @@ static float iq4_k_block(const uint8_t *w, const lq_act_q8_32 *a) {
     int8_t level[QK];
     int ls[SUBS];
     uint16_t shifted = lq_load_u16(w + 2);
-    scales6(w + 4, w + 8, ls);
+    lq_iqk_scales6(w + 4, w + 8, ls);
     const uint8_t *qs = w + 16;
     for (int e = 0; e < QK; e++) {
         int idx = (qs[16 * (e / 32) + e % 16] >> (4 * ((e % 32) / 16))) & 15;
@@ -89,10 +70,10 @@ static float iq5_k_block(const uint8_t *w, const lq_act_q8_32 *a) {
     int8_t level[QK];
     int ls[SUBS];
     uint16_t shifted = lq_load_u16(w + 2);
-    scales6(w + 4, w + 8, ls);
+    lq_iqk_scales6(w + 4, w + 8, ls);
     for (int e = 0; e < QK; e++)
         level[e] = table_value(lq_iq5nl_values, 32, shifted, e,
-                               bits4(w + 16, e) | high_bit(w + 144, e) << 4);
+                               lq_iqk_bits4(w + 16, e) | lq_iqk_top_bit(w + 144, e) << 4);
     return half_at(w) * lq_superblock_dot(level, a, ls, SUB);
 }
 

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "iqk_ks_internal.h"
+#include "iqk_bits.h"
 #include "iqk_tables.h"
 #include "panel.h"
 
@@ -22,25 +23,6 @@ enum { SUPER = 256, SUB = 16, SUBS = SUPER / SUB };
 static float half_at(const uint8_t *p) { return lq_half_to_float(lq_load_u16(p)); }
 
 /* ---- iq2_k .. iq5_k: d, the u16 of shifted bits, scales, indices -------- */
-
-/* Low index bits of element e: the 2-bit layout (32 bytes per 128 weights,
- * four weights 32 apart per byte) and the 4-bit one (32 bytes per 64
- * weights, two weights 32 apart per byte). */
-static int bits2(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
-}
-static int bits4(const uint8_t *qs, int e) {
-    return (qs[32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
-}
-/* Bit e / 32 of byte e % 32: the top index bit of iq3_k and iq5_k. */
-static int top_bit(const uint8_t *qh, int e) { return (qh[e % 32] >> (e / 32)) & 1; }
-
-/* Six-bit scales stored as ls + 32 (iq4_k, iq5_k). */
-static void scales6(const uint8_t *scales_h, const uint8_t *scales_l, int *ls) {
-    for (int s = 0; s < SUBS; s++)
-        ls[s] = (((scales_l[s / 2] >> (4 * (s % 2))) & 15) |
-                 ((scales_h[s / 4] >> (2 * (s % 4))) & 3) << 4) - 32;
-}
 
 /* Levels from per-element indices and per-16 table halves, scales d * ls. */
 static void table_levels(const uint8_t *idx, const int8_t *table, int half_size,
@@ -62,7 +44,7 @@ static void decode_iq2_k(const uint8_t *row, int64_t chunk, int count, lq_panel_
     for (int s = 0; s < SUBS; s++)
         ls[s] = ((w[4 + s / 2] >> (4 * (s % 2))) & 15) - 8;
     for (int e = 0; e < SUPER; e++)
-        idx[e] = (uint8_t)bits2(w + 12, e);
+        idx[e] = (uint8_t)lq_iqk_bits2(w + 12, e);
     table_levels(idx, lq_iq2nl_values, 4, lq_load_u16(w + 2), half_at(w), ls, out);
     (void)count;
 }
@@ -79,7 +61,7 @@ static void decode_iq3_k(const uint8_t *row, int64_t chunk, int count, lq_panel_
         ls[s] = (signs >> s) & 1 ? -magnitude : magnitude;
     }
     for (int e = 0; e < SUPER; e++)
-        idx[e] = (uint8_t)(bits2(w + 14, e) | top_bit(w + 78, e) << 2);
+        idx[e] = (uint8_t)(lq_iqk_bits2(w + 14, e) | lq_iqk_top_bit(w + 78, e) << 2);
     table_levels(idx, lq_iq3nl_values, 8, lq_load_u16(w + 2), half_at(w), ls, out);
     (void)count;
 }
@@ -90,7 +72,7 @@ static void decode_iq4_k(const uint8_t *row, int64_t chunk, int count, lq_panel_
     const uint8_t *w = row + chunk * 144;
     uint8_t idx[SUPER];
     int ls[SUBS];
-    scales6(w + 4, w + 8, ls);
+    lq_iqk_scales6(w + 4, w + 8, ls);
     for (int e = 0; e < SUPER; e++)
         idx[e] = (uint8_t)((w[16 + 16 * (e / 32) + e % 16] >> (4 * ((e % 32) / 16))) & 15);
     table_levels(idx, lq_iq4k_values, 16, lq_load_u16(w + 2), half_at(w), ls, out);
@@ -102,9 +84,9 @@ static void decode_iq5_k(const uint8_t *row, int64_t chunk, int count, lq_panel_
     const uint8_t *w = row + chunk * 176;
     uint8_t idx[SUPER];
     int ls[SUBS];
-    scales6(w + 4, w + 8, ls);
+    lq_iqk_scales6(w + 4, w + 8, ls);
     for (int e = 0; e < SUPER; e++)
-        idx[e] = (uint8_t)(bits4(w + 16, e) | top_bit(w + 144, e) << 4);
+        idx[e] = (uint8_t)(lq_iqk_bits4(w + 16, e) | lq_iqk_top_bit(w + 144, e) << 4);
     table_levels(idx, lq_iq5nl_values, 32, lq_load_u16(w + 2), half_at(w), ls, out);
     (void)count;
 }
