@@ -515,6 +515,15 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
 static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     const plan *p = job->p;
+    if (job->n == 1 && p->panel.group_decode && p->info->interleave <= 16) {
+        int64_t begin, end;
+        split_range(job->nrows / p->info->interleave, ithread, nthreads, &begin, &end);
+        lq_group_gemv_avx512(p->panel.group_decode, job->w + begin * p->group_bytes,
+                             p->group_bytes, end - begin, (int)p->info->interleave, job->ncols,
+                             job->ctx->act, p->panel.decoder->has_offset,
+                             job->y + begin * p->info->interleave);
+        return;
+    }
     if (job->n == 1 && p->panel.gemv) {
         int64_t begin, end;
         split_range(job->nrows, ithread, nthreads, &begin, &end);

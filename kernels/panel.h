@@ -144,4 +144,12 @@ extern const int lq_panel_decoders_avx512_count;
 /* The SIMD group decoder of an interleaved type at `level`, or NULL. */
 lq_panel_group_decode_fn lq_panel_group_decode_simd(int type, lq_simd_level level);
 
+/* One vector against ngroups interleaved groups of `rows` rows (group g at
+ * groups + g * group_bytes, all chunks full): each chunk of a group is
+ * decoded by `decode` and multiplied at once, in the tile kernel's exact
+ * arithmetic; y[g * rows + k] for row k of group g (AVX-512). */
+void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                          int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                          const lq_act_chunk *a, bool has_offset, float *y);
+
 #endif /* LIBQUANT_PANEL_H */

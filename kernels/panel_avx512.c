@@ -92,6 +92,27 @@ void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
     tiles[nr - 1][nv - 1](w, w_stride, a, a_stride, nchunks, has_offset, y, y_stride);
 }
 
+enum { MAX_GROUP_ROWS = 16 };
+
+AVX512 void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                                 int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                                 const lq_act_chunk *a, bool has_offset, float *y) {
+    const int64_t nchunks = lq_panel_chunks(ncols);
+    lq_panel_chunk chunk[MAX_GROUP_ROWS];
+    for (int64_t g = 0; g < ngroups; g++) {
+        __m512 sum[MAX_GROUP_ROWS];
+        for (int k = 0; k < rows; k++)
+            sum[k] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < nchunks; c++) {
+            decode(groups + g * group_bytes, ncols, c, chunk, 1);
+            for (int k = 0; k < rows; k++)
+                sum[k] = lq_chunk_dot(&chunk[k], &a[c], has_offset, sum[k]);
+        }
+        for (int k = 0; k < rows; k++)
+            y[g * rows + k] = _mm512_reduce_add_ps(sum[k]);
+    }
+}
+
 /* ---- activations --------------------------------------------------------- */
 
 /* 32 floats -> 32 int8 (natural order); returns d */
@@ -604,6 +625,12 @@ const int lq_panel_decoders_avx512_count =
     (int)(sizeof lq_panel_decoders_avx512 / sizeof lq_panel_decoders_avx512[0]);
 
 #else /* not x86 */
+void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                          int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                          const lq_act_chunk *a, bool has_offset, float *y) {
+    (void)decode, (void)groups, (void)group_bytes, (void)ngroups, (void)rows, (void)ncols;
+    (void)a, (void)has_offset, (void)y;
+}
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512[1] = {{-1, NULL, NULL, NULL}};
 const int lq_panel_decoders_avx512_count = 0;
