@@ -64,6 +64,7 @@ typedef struct panel_plan {
     lq_panel_gemv_fn gemv;        /* one vector, decode fused (full chunks) */
     lq_panel_group_decode_fn group_decode; /* an interleaved group's full
                                               chunks straight from its layout */
+    lq_group_gemv_fn group_gemv;     /* one vector, group decode fused */
     lq_tile_kernel tile;
     int64_t chunks;                  /* per row */
 } panel_plan;
@@ -145,8 +146,11 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
     if (p->panel.decoder) {
         p->panel.simd_decode = lq_panel_decode_simd(packed_type, level);
-        if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0)
+        if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0) {
             p->panel.group_decode = lq_panel_group_decode_simd(wtype, level);
+            if (p->panel.group_decode && p->info->interleave <= 16)
+                p->panel.group_gemv = lq_group_gemv_at(level);
+        }
         if (p->source == ROWS_DIRECT && ncols % LQ_PANEL_K == 0)
             p->panel.gemv = lq_panel_gemv_simd(wtype, level);
         p->panel.tile = lq_tile_kernel_at(level);
@@ -515,10 +519,10 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
 static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     const plan *p = job->p;
-    if (job->n == 1 && p->panel.group_decode && p->info->interleave <= 16) {
+    if (job->n == 1 && p->panel.group_gemv) {
         int64_t begin, end;
         split_range(job->nrows / p->info->interleave, ithread, nthreads, &begin, &end);
-        lq_group_gemv_avx512(p->panel.group_decode, job->w + begin * p->group_bytes,
+        p->panel.group_gemv(p->panel.group_decode, job->w + begin * p->group_bytes,
                              p->group_bytes, end - begin, (int)p->info->interleave, job->ncols,
                              job->ctx->act, p->panel.decoder->has_offset,
                              job->y + begin * p->info->interleave);

@@ -67,9 +67,12 @@ typedef struct lq_panel_decoder {
  * order; the driver converts; SIMD decoders write lane order directly). */
 void lq_panel_lane_order(int8_t *level);
 
-/* The IQK family's scalar decoders (panel_decode_iqk.c). */
+/* The IQK family's scalar decoders (panel_decode_iqk.c), the trellis
+ * types' (panel_decode_trellis.c). */
 extern const lq_panel_decoder lq_panel_decoders_iqk[];
 extern const int lq_panel_decoders_iqk_count;
+extern const lq_panel_decoder lq_panel_decoders_trellis[];
+extern const int lq_panel_decoders_trellis_count;
 
 /* The scalar decoder of a type (panel_decode.c, panel_decode_iqk.c), or
  * NULL. */
@@ -111,6 +114,10 @@ void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
                     int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
                     int64_t y_stride);
 void lq_act_chunks_quantize_avx512(const float *x, int64_t ncols, lq_act_chunk *out);
+void lq_tile_avx2(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                  int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                  int64_t y_stride);
+void lq_act_chunks_quantize_avx2(const float *x, int64_t ncols, lq_act_chunk *out);
 
 /* Decode full chunk `chunk` of every row of one interleaved group straight
  * from its layout: row k's chunk to out[k * out_stride]. */
@@ -136,20 +143,33 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[]; /* panel_avx5
 extern const int lq_panel_decoders_avx512_iqk_count;
 /* The fused GEMV of a base type at `level` or below, or NULL. */
 lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level);
-/* All of them, for the tests: i in [0, lq_panel_simd_decoder_count()). */
+/* All of them, for the tests: i in [0, lq_panel_simd_decoder_count()),
+ * with the SIMD level each needs. */
 int lq_panel_simd_decoder_count(void);
-const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i);
+const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i, lq_simd_level *level);
 extern const int lq_panel_decoders_avx512_count;
+/* AVX2 decoders of the trellis types (panel_avx2_trellis.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_trellis[];
+extern const int lq_panel_decoders_avx2_trellis_count;
 
-/* The SIMD group decoder of an interleaved type at `level`, or NULL. */
+/* The SIMD group decoder of an interleaved type at `level` or below, or
+ * NULL. */
 lq_panel_group_decode_fn lq_panel_group_decode_simd(int type, lq_simd_level level);
 
 /* One vector against ngroups interleaved groups of `rows` rows (group g at
  * groups + g * group_bytes, all chunks full): each chunk of a group is
  * decoded by `decode` and multiplied at once, in the tile kernel's exact
  * arithmetic; y[g * rows + k] for row k of group g (AVX-512). */
+typedef void (*lq_group_gemv_fn)(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                                 int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                                 const lq_act_chunk *a, bool has_offset, float *y);
 void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,
                           int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
                           const lq_act_chunk *a, bool has_offset, float *y);
+void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                        int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                        const lq_act_chunk *a, bool has_offset, float *y);
+/* The group GEMV of `level`, or NULL (scalar). */
+lq_group_gemv_fn lq_group_gemv_at(lq_simd_level level);
 
 #endif /* LIBQUANT_PANEL_H */

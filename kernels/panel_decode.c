@@ -290,46 +290,90 @@ static const lq_panel_decoder decoders[] = {
     {LQ_TYPE_IQ4_XS, false, decode_iq4_xs}, {LQ_TYPE_Q8_K, false, decode_q8_K},
 };
 
+/* The scalar decoder tables, one per family. */
+typedef struct scalar_table {
+    const lq_panel_decoder *decoders;
+    const int *count;
+} scalar_table;
+
+static const int decoders_count = (int)(sizeof decoders / sizeof decoders[0]);
+static const scalar_table scalar_tables[] = {
+    {decoders, &decoders_count},
+    {lq_panel_decoders_iqk, &lq_panel_decoders_iqk_count},
+    {lq_panel_decoders_trellis, &lq_panel_decoders_trellis_count},
+};
+
 const lq_panel_decoder *lq_panel_decoder_find(int type) {
-    for (size_t i = 0; i < sizeof decoders / sizeof decoders[0]; i++)
-        if (decoders[i].type == type)
-            return &decoders[i];
-    for (int i = 0; i < lq_panel_decoders_iqk_count; i++)
-        if (lq_panel_decoders_iqk[i].type == type)
-            return &lq_panel_decoders_iqk[i];
+    for (size_t t = 0; t < sizeof scalar_tables / sizeof scalar_tables[0]; t++)
+        for (int i = 0; i < *scalar_tables[t].count; i++)
+            if (scalar_tables[t].decoders[i].type == type)
+                return &scalar_tables[t].decoders[i];
     return NULL;
 }
 
+/* The SIMD decoder tables, best level first. A decoder writes the scalar
+ * decoder's bytes, so it serves its own level and every level above; its
+ * fused GEMV repeats its own level's tile arithmetic, so it serves that
+ * level only. */
+typedef struct simd_table {
+    lq_simd_level level;
+    const lq_panel_simd_decoder *decoders;
+    const int *count;
+} simd_table;
+
+static const simd_table simd_tables[] = {
+    {LQ_SIMD_AVX512, lq_panel_decoders_avx512, &lq_panel_decoders_avx512_count},
+    {LQ_SIMD_AVX512, lq_panel_decoders_avx512_iqk, &lq_panel_decoders_avx512_iqk_count},
+    {LQ_SIMD_AVX2, lq_panel_decoders_avx2_trellis, &lq_panel_decoders_avx2_trellis_count},
+};
+enum { SIMD_TABLES = sizeof simd_tables / sizeof simd_tables[0] };
+
 int lq_panel_simd_decoder_count(void) {
-    return lq_panel_decoders_avx512_count + lq_panel_decoders_avx512_iqk_count;
+    int n = 0;
+    for (int t = 0; t < SIMD_TABLES; t++)
+        n += *simd_tables[t].count;
+    return n;
 }
 
-const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i) {
-    return i < lq_panel_decoders_avx512_count
-               ? &lq_panel_decoders_avx512[i]
-               : &lq_panel_decoders_avx512_iqk[i - lq_panel_decoders_avx512_count];
+const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i, lq_simd_level *level) {
+    for (int t = 0; t < SIMD_TABLES; i -= *simd_tables[t].count, t++)
+        if (i < *simd_tables[t].count) {
+            *level = simd_tables[t].level;
+            return &simd_tables[t].decoders[i];
+        }
+    return NULL;
 }
 
-static const lq_panel_simd_decoder *simd_decoder(int type, lq_simd_level level) {
-    if (level >= LQ_SIMD_AVX512)
-        for (int i = 0; i < lq_panel_simd_decoder_count(); i++)
-            if (lq_panel_simd_decoder_at(i)->type == type)
-                return lq_panel_simd_decoder_at(i);
+/* The best decoder of `type` at `level` or below, and its level. */
+static const lq_panel_simd_decoder *simd_decoder(int type, lq_simd_level level,
+                                                 lq_simd_level *found) {
+    for (int t = 0; t < SIMD_TABLES; t++) {
+        if (simd_tables[t].level > level)
+            continue;
+        for (int i = 0; i < *simd_tables[t].count; i++)
+            if (simd_tables[t].decoders[i].type == type) {
+                *found = simd_tables[t].level;
+                return &simd_tables[t].decoders[i];
+            }
+    }
     return NULL;
 }
 
 lq_panel_decode_fn lq_panel_decode_simd(int type, lq_simd_level level) {
-    const lq_panel_simd_decoder *d = simd_decoder(type, level);
+    lq_simd_level found;
+    const lq_panel_simd_decoder *d = simd_decoder(type, level, &found);
     return d ? d->decode : NULL;
 }
 
 lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level) {
-    const lq_panel_simd_decoder *d = simd_decoder(type, level);
-    return d ? d->gemv : NULL;
+    lq_simd_level found;
+    const lq_panel_simd_decoder *d = simd_decoder(type, level, &found);
+    return d && found == level ? d->gemv : NULL;
 }
 
 lq_panel_group_decode_fn lq_panel_group_decode_simd(int type, lq_simd_level level) {
-    const lq_panel_simd_decoder *d = simd_decoder(type, level);
+    lq_simd_level found;
+    const lq_panel_simd_decoder *d = simd_decoder(type, level, &found);
     return d ? d->group : NULL;
 }
 

@@ -40,10 +40,24 @@ lq_tile_kernel lq_tile_kernel_at(lq_simd_level level) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512)
         return (lq_tile_kernel){lq_tile_avx512};
+    if (level >= LQ_SIMD_AVX2)
+        return (lq_tile_kernel){lq_tile_avx2};
 #else
     (void)level;
 #endif
     return (lq_tile_kernel){lq_tile_scalar};
+}
+
+lq_group_gemv_fn lq_group_gemv_at(lq_simd_level level) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (level >= LQ_SIMD_AVX512)
+        return lq_group_gemv_avx512;
+    if (level >= LQ_SIMD_AVX2)
+        return lq_group_gemv_avx2;
+#else
+    (void)level;
+#endif
+    return NULL;
 }
 
 /* ---- activations --------------------------------------------------------- */
@@ -84,6 +98,10 @@ void lq_act_chunks_quantize(const float *x, int64_t ncols, lq_act_chunk *out,
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512) {
         lq_act_chunks_quantize_avx512(x, ncols, out);
+        return;
+    }
+    if (level >= LQ_SIMD_AVX2) {
+        lq_act_chunks_quantize_avx2(x, ncols, out);
         return;
     }
 #else

@@ -93,6 +93,12 @@ static inline uint16_t lq_load_u16(const void *p) {
 
 static inline void lq_store_u16(void *p, uint16_t v) { memcpy(p, &v, sizeof v); }
 
+static inline uint32_t lq_load_u32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static inline float lq_load_f32(const void *p) {
     float v;
     memcpy(&v, p, sizeof v);

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "common.h"
 #include "trellis_gen.h"
+#include "trellis_internal.h"
 #include "trellis_search.h"
 
 #define KT_SUPER 256
@@ -192,25 +193,41 @@ static const kt_format *kt_format_of(int type) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static void kt_decode_superblock(const kt_format *f, const kt_superblock *sb,
-                                 float d, float *y) {
+/* The integer values of a super-block (signs applied) and its blocks'
+ * scales as multiples of the row scale: weight = d * scale * value. */
+static void kt_superblock_levels(const kt_format *f, const kt_superblock *sb, int8_t *level,
+                                 float *block_scale) {
     const int gs = f->group_size, per_block = KT_BLOCK / gs;
-    int8_t values[8];
     for (int ib = 0; ib < KT_NBLOCK; ++ib) {
-        const float scale = d * kt_scale_of(f, sb->code[ib]);
+        block_scale[ib] = kt_scale_of(f, sb->code[ib]);
         const uint32_t offset = sb->alt[ib] ? LQ_KT_OFFSET_ALT : LQ_KT_OFFSET;
         for (int ig = 0; ig < per_block; ++ig) {
-            lq_kt_generate(sb->seed[ib * per_block + ig], offset, gs, values);
+            int8_t *v = level + ib * KT_BLOCK + ig * gs;
+            lq_kt_generate(sb->seed[ib * per_block + ig], offset, gs, v);
+            if (!f->magnitudes)
+                continue;
             for (int k = 0; k < gs; ++k) {
-                int v = values[k];
-                if (f->magnitudes)
-                    v = v < 0 ? -v : v;
-                float out = scale * (float)v;
                 const int pos = ib * KT_BLOCK + ig * gs + k;
-                y[pos] = f->magnitudes && sb->negative[pos] ? -out : out;
+                const int mag = v[k] < 0 ? -v[k] : v[k];
+                v[k] = (int8_t)(sb->negative[pos] ? -mag : mag);
             }
         }
     }
+}
+
+int lq_kt_levels(int type, const uint8_t *super_block, int8_t level[256], float block_scale[8]) {
+    const kt_format *f = kt_format_of(type);
+    if (!f)
+        return 0;
+    kt_superblock sb;
+    f->unpack(super_block, &sb);
+    kt_superblock_levels(f, &sb, level, block_scale);
+    return 1;
+}
+
+int lq_kt_super_block_bytes(int type) {
+    const kt_format *f = kt_format_of(type);
+    return f ? f->block_bytes : 0;
 }
 
 static void kt_dequantize(const kt_format *f, const void *src, float *dst,
@@ -219,9 +236,14 @@ static void kt_dequantize(const kt_format *f, const void *src, float *dst,
     const float d = lq_load_f32(p);
     p += 4;
     kt_superblock sb;
+    int8_t level[KT_SUPER];
+    float block_scale[KT_NBLOCK];
     for (int64_t i = 0; i < ncols / KT_SUPER; ++i) {
         f->unpack(p + i * f->block_bytes, &sb);
-        kt_decode_superblock(f, &sb, d, dst + i * KT_SUPER);
+        kt_superblock_levels(f, &sb, level, block_scale);
+        float *y = dst + i * KT_SUPER;
+        for (int j = 0; j < KT_SUPER; ++j)
+            y[j] = (d * block_scale[j / KT_BLOCK]) * (float)level[j];
     }
 }
 

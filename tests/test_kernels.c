@@ -49,6 +49,8 @@ static int *type_cases; /* decodable type ids */
 static int type_case_count;
 static int *panel_cases; /* the non-interleaved ones with a scalar panel decoder */
 static int panel_case_count;
+static int *simd_decoder_cases; /* the SIMD decoders this CPU can run */
+static int simd_decoder_case_count;
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -373,7 +375,8 @@ static void check_same_panel(const lq_panel_chunk *want, const lq_panel_chunk *g
 }
 
 START_TEST(test_panel_decoders) {
-    const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(_i);
+    lq_simd_level level;
+    const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(simd_decoder_cases[_i], &level);
     const lq_type_info *info = lq_type_get(d->type);
     const int base = d->group ? info->base_type : d->type;
     const int64_t rows = 2 * info->interleave, cols = 4 * LQ_PANEL_K, chunks = 4;
@@ -646,6 +649,16 @@ static void discover_types(void) {
     for (int i = 0; i < type_case_count; i++)
         if (lq_panel_decoder_find(type_cases[i]) && lq_type_get(type_cases[i])->interleave == 1)
             panel_cases[panel_case_count++] = type_cases[i];
+    const int all = lq_panel_simd_decoder_count();
+    simd_decoder_cases = xmalloc((size_t)all * sizeof *simd_decoder_cases);
+    for (int i = 0; i < all; i++) {
+        lq_simd_level level;
+        const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(i, &level);
+        const lq_type_info *info = lq_type_get(d->type);
+        if (level <= lq_simd_level_default() && tu_type_selected(info->name))
+            simd_decoder_cases[simd_decoder_case_count++] = i;
+    }
+    printf("SIMD panel decoders: %d of %d runnable on this CPU\n", simd_decoder_case_count, all);
 }
 
 static Suite *kernels_suite(void) {
@@ -672,8 +685,7 @@ static Suite *kernels_suite(void) {
         tcase_add_test(tc, test_simd_halves);
         tcase_add_loop_test(tc, test_levels_accuracy, 0, type_case_count);
         tcase_add_loop_test(tc, test_panel_scalar_decoders, 0, panel_case_count);
-        if (lq_simd_level_default() >= LQ_SIMD_AVX512)
-            tcase_add_loop_test(tc, test_panel_decoders, 0, lq_panel_simd_decoder_count());
+        tcase_add_loop_test(tc, test_panel_decoders, 0, simd_decoder_case_count);
         if (lq_simd_level_default() >= LQ_SIMD_AVX512 && lq_bf16_gemm_available())
             tcase_add_test(tc, test_bf16_row_decoders);
         suite_add_tcase(s, tc);

@@ -1,0 +1,158 @@
+/*
+ * AVX2 micro-kernel of the packed layout (panel.h) and its activation
+ * chunks; the arithmetic is in panel_avx2.h.
+ *
+ * Sixteen ymm registers hold a 2 x 2 sub-tile: per (row, vector) an int32
+ * accumulator for the half in progress and a float one for the row, plus
+ * the two rows' levels and the two vectors' activations. A 4 x 4 tile is
+ * run as four such sub-tiles; each (row, vector) gets the same arithmetic
+ * in whichever sub-tile, tile or GEMV it falls.
+ */
+#include "panel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <math.h>
+#include <string.h>
+
+#include "panel_avx2.h"
+
+enum { SUB = 2 };
+
+AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const lq_act_chunk *a,
+                               int64_t a_stride, int64_t nchunks, bool has_offset, float *y,
+                               int64_t y_stride, const int nr, const int nv) {
+    __m256 sum[SUB][SUB];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++)
+            sum[r][v] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < nchunks; c++)
+        for (int h = 0; h < 2; h++) {
+            __m256i isum[SUB][SUB];
+            for (int r = 0; r < nr; r++)
+                for (int v = 0; v < nv; v++)
+                    isum[r][v] = _mm256_setzero_si256();
+            for (int s = 0; s < 4; s++) {
+                __m256i act[SUB];
+                for (int v = 0; v < nv; v++)
+                    act[v] = lq_act_signed_avx2(&a[v * a_stride + c], s, h);
+                for (int r = 0; r < nr; r++) {
+                    const __m256i lv = _mm256_load_si256(
+                        (const __m256i *)(const void *)(w[r * w_stride + c].level + 64 * s + 32 * h));
+                    const __m256i la = _mm256_abs_epi8(lv);
+                    for (int v = 0; v < nv; v++)
+                        isum[r][v] = _mm256_add_epi32(isum[r][v], lq_quad_dot_avx2(lv, la, act[v]));
+                }
+            }
+            for (int r = 0; r < nr; r++)
+                for (int v = 0; v < nv; v++)
+                    sum[r][v] = lq_half_float_avx2(&w[r * w_stride + c], &a[v * a_stride + c], h,
+                                                   isum[r][v], has_offset, sum[r][v]);
+        }
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < nr; r++)
+            y[v * y_stride + r] = lq_reduce_avx2(sum[r][v]);
+}
+
+#define SUB_TILE(R, V)                                                                      \
+    AVX2 static void sub_tile_##R##x##V(const lq_panel_chunk *w, int64_t ws,               \
+                                        const lq_act_chunk *a, int64_t as, int64_t nc,     \
+                                        bool off, float *y, int64_t ys) {                  \
+        sub_tile(w, ws, a, as, nc, off, y, ys, R, V);                                      \
+    }
+SUB_TILE(1, 1) SUB_TILE(1, 2) SUB_TILE(2, 1) SUB_TILE(2, 2)
+
+typedef void (*sub_tile_fn)(const lq_panel_chunk *, int64_t, const lq_act_chunk *, int64_t,
+                            int64_t, bool, float *, int64_t);
+static const sub_tile_fn sub_tiles[SUB][SUB] = {
+    {sub_tile_1x1, sub_tile_1x2},
+    {sub_tile_2x1, sub_tile_2x2},
+};
+
+void lq_tile_avx2(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                  int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                  int64_t y_stride) {
+    for (int r = 0; r < nr; r += SUB)
+        for (int v = 0; v < nv; v += SUB) {
+            const int sr = nr - r < SUB ? nr - r : SUB, sv = nv - v < SUB ? nv - v : SUB;
+            sub_tiles[sr - 1][sv - 1](w + r * w_stride, w_stride, a + v * a_stride, a_stride,
+                                      nchunks, has_offset, y + v * y_stride + r, y_stride);
+        }
+}
+
+enum { MAX_GROUP_ROWS = 16 };
+
+AVX2 void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                             int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                             const lq_act_chunk *a, bool has_offset, float *y) {
+    const int64_t nchunks = lq_panel_chunks(ncols);
+    lq_panel_chunk chunk[MAX_GROUP_ROWS];
+    for (int64_t g = 0; g < ngroups; g++) {
+        __m256 sum[MAX_GROUP_ROWS];
+        for (int k = 0; k < rows; k++)
+            sum[k] = _mm256_setzero_ps();
+        for (int64_t c = 0; c < nchunks; c++) {
+            decode(groups + g * group_bytes, ncols, c, chunk, 1);
+            for (int k = 0; k < rows; k++)
+                sum[k] = lq_chunk_dot_avx2(&chunk[k], &a[c], has_offset, sum[k]);
+        }
+        for (int k = 0; k < rows; k++)
+            y[g * rows + k] = lq_reduce_avx2(sum[k]);
+    }
+}
+
+/* ---- activations --------------------------------------------------------- */
+
+/* 32 floats -> 32 int8 (natural order); returns d */
+AVX2 static float quantize_block(const float *x, int8_t *q) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4], amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    if (!(d > 0.0f)) {
+        memset(q, 0, 32);
+        return 0.0f;
+    }
+    const __m256 dv = _mm256_set1_ps(d), hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+    __m256i i[4];
+    for (int k = 0; k < 4; k++)
+        /* clamp before converting: x / d may pass 127 by an ulp */
+        i[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_div_ps(v[k], dv), lo), hi));
+    /* the packs work per 128-bit lane: dwords end up in order 0 2 4 6 1 3 5 7 */
+    const __m256i words = _mm256_packs_epi32(i[0], i[1]), words2 = _mm256_packs_epi32(i[2], i[3]);
+    const __m256i bytes = _mm256_packs_epi16(words, words2);
+    _mm256_storeu_si256((__m256i *)(void *)q,
+                        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    return d;
+}
+
+AVX2 void lq_act_chunks_quantize_avx2(const float *x, int64_t ncols, lq_act_chunk *out) {
+    for (int64_t c = 0; c < lq_panel_chunks(ncols); c++, x += LQ_PANEL_K) {
+        const int64_t left = ncols - c * LQ_PANEL_K;
+        const int blocks = left < LQ_PANEL_K ? (int)(left / 32) : LQ_ACT_BLOCKS;
+        _Alignas(32) int8_t q[LQ_PANEL_K] = {0};
+        float d[LQ_ACT_BLOCKS] = {0};
+        for (int k = 0; k < blocks; k++)
+            d[k] = quantize_block(x + 32 * k, q + 32 * k);
+        lq_act_chunk *o = &out[c];
+        for (int g = 0; g < LQ_PANEL_GROUPS; g++) {
+            int s = 0;
+            for (int i = 0; i < 16; i++)
+                s += q[16 * g + i];
+            o->d[g] = d[g / 2];
+            o->dsum[g] = d[g / 2] * (float)s;
+        }
+        lq_panel_lane_order(q);
+        const __m256i flip = _mm256_set1_epi8((char)0x80);
+        for (int k = 0; k < LQ_PANEL_K / 32; k++)
+            _mm256_store_si256((__m256i *)(void *)(o->biased + 32 * k),
+                               _mm256_xor_si256(_mm256_load_si256((const __m256i *)(const void *)(q + 32 * k)), flip));
+    }
+}
+
+#endif
