@@ -151,6 +151,13 @@ extern const int lq_panel_decoders_avx512_count;
 /* AVX2 decoders of the trellis types (panel_avx2_trellis.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_trellis[];
 extern const int lq_panel_decoders_avx2_trellis_count;
+/* AVX2 decoders of the 32-weight block types (panel_avx2_legacy.c: q4_0,
+ * q4_1, q5_0, q5_1, q6_0, q8_0, iq4_nl, mxfp4) and of the k-quants and
+ * iq4_xs (panel_avx2_kquants.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
+extern const int lq_panel_decoders_avx2_legacy_count;
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
+extern const int lq_panel_decoders_avx2_kquants_count;
 
 /* The SIMD group decoder of an interleaved type at `level` or below, or
  * NULL. */

@@ -20,6 +20,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "panel.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -85,5 +86,80 @@ AVX2 AVX2_INLINE float lq_reduce_avx2(__m256 v) {
             y[r] = lq_reduce_avx2(sum);                                                     \
         }                                                                                   \
     }
+
+/* ---- decoder helpers (panel_avx2_legacy.c, panel_avx2_kquants.c) ----------
+ * A decoder builds half h of a chunk (16-groups 8 h .. 8 h + 7) as four
+ * registers of levels in natural order: r[i] holds group 8 h + i in its low
+ * 128-bit lane and group 8 h + i + 4 in its high lane, 16 weights each.
+ * lq_store_half_avx2 turns them into lane order with an in-lane 4 x 4
+ * transpose of dwords. */
+
+/* 16 bytes at lo in the low lane, 16 at hi in the high lane. */
+AVX2 AVX2_INLINE __m256i lq_load_pair_avx2(const uint8_t *lo, const uint8_t *hi) {
+    const __m128i l = _mm_loadu_si128((const __m128i *)(const void *)lo);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(l),
+                                   _mm_loadu_si128((const __m128i *)(const void *)hi), 1);
+}
+
+/* 16 bytes at p in both lanes. */
+AVX2 AVX2_INLINE __m256i lq_load_both_avx2(const uint8_t *p) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* Shift counts per 128-bit lane, for lq_bits_avx2. */
+AVX2 AVX2_INLINE __m256i lq_lane_shifts_avx2(int lo, int hi) {
+    return _mm256_setr_epi32(lo, lo, lo, lo, hi, hi, hi, hi);
+}
+
+/* Every byte of x shifted right by its lane's count (0..7) and masked. */
+AVX2 AVX2_INLINE __m256i lq_bits_avx2(__m256i x, __m256i shifts, int mask) {
+    return _mm256_and_si256(_mm256_srlv_epi32(x, shifts), _mm256_set1_epi8((char)mask));
+}
+
+/* The low and high nibbles of every byte. */
+AVX2 AVX2_INLINE void lq_nibbles_avx2(__m256i q, __m256i *low, __m256i *high) {
+    const __m256i mask = _mm256_set1_epi8(15);
+    *low = _mm256_and_si256(q, mask);
+    *high = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+}
+
+/* Half h of four blocks of 32 weights, `stride` bytes apart from the first
+ * one's 16 bytes of nibbles at qs (byte j: weight j low, j + 16 high): the
+ * block k of a pair of lanes is k or k + 2, so r[2 a] (low nibbles) and
+ * r[2 a + 1] (high) are blocks a and a + 2. */
+AVX2 AVX2_INLINE void lq_nibble_blocks_avx2(const uint8_t *qs, int stride, __m256i r[4]) {
+    for (int a = 0; a < 2; a++)
+        lq_nibbles_avx2(lq_load_pair_avx2(qs + a * stride, qs + (a + 2) * stride), &r[2 * a],
+                        &r[2 * a + 1]);
+}
+
+/* r (see above) -> the lane order of half h: step s is dword s of each
+ * group, group i + 4 k in lane k's dword i. */
+AVX2 AVX2_INLINE void lq_store_half_avx2(lq_panel_chunk *out, int h, const __m256i r[4]) {
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    const __m256i step[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                             _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    for (int s = 0; s < 4; s++)
+        _mm256_store_si256((__m256i *)(void *)(out->level + 64 * s + 32 * h), step[s]);
+}
+
+/* iq4_nl's values (iq4_nl, iq4_xs) in both lanes, for vpshufb. */
+AVX2 AVX2_INLINE __m256i lq_iq4nl_table_avx2(void) {
+    return _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1,
+                                                     13, 25, 38, 53, 69, 89, 113));
+}
+
+/* The f16 at p (F16C: the same float as lq_half_to_float). */
+AVX2 AVX2_INLINE float lq_half_avx2(const uint8_t *p) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)lq_load_u16(p))));
+}
+
+/* dst[2 k] = dst[2 k + 1] = v[k]: a value per 32 weights on its two
+ * 16-groups (dst 32-byte aligned: a chunk's scale or offset). */
+AVX2 AVX2_INLINE void lq_store_pairs_avx2(float *dst, __m256 v) {
+    _mm256_store_ps(dst, _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
+    _mm256_store_ps(dst + 8, _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+}
 
 #endif /* LIBQUANT_PANEL_AVX2_H */
