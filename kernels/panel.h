@@ -47,7 +47,9 @@ typedef struct lq_panel_chunk {
 } lq_panel_chunk; /* 384 bytes */
 
 typedef struct lq_act_chunk {
-    _Alignas(64) uint8_t biased[LQ_PANEL_K]; /* a + 128, in lane order */
+    /* a + 128, in lane order; at the AVX2 level a itself (as int8), which
+     * its sign trick wants (panel_avx2.h) */
+    _Alignas(64) uint8_t biased[LQ_PANEL_K];
     float d[LQ_PANEL_GROUPS];    /* the scale of each 16-group's block of 32 */
     float dsum[LQ_PANEL_GROUPS]; /* d * sum(a) per 16-group */
 } lq_act_chunk; /* 384 bytes */

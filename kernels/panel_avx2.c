@@ -16,23 +16,29 @@
 
 #include "panel_avx2.h"
 
-enum { SUB = 2 };
+#ifndef SUB_ROWS
+#define SUB_ROWS 2
+#endif
+#ifndef SUB_VECS
+#define SUB_VECS 2
+#endif
+enum { SUB_R = SUB_ROWS, SUB_V = SUB_VECS };
 
 AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const lq_act_chunk *a,
                                int64_t a_stride, int64_t nchunks, bool has_offset, float *y,
                                int64_t y_stride, const int nr, const int nv) {
-    __m256 sum[SUB][SUB];
+    __m256 sum[LQ_TILE_ROWS][LQ_TILE_VECS];
     for (int r = 0; r < nr; r++)
         for (int v = 0; v < nv; v++)
             sum[r][v] = _mm256_setzero_ps();
     for (int64_t c = 0; c < nchunks; c++)
         for (int h = 0; h < 2; h++) {
-            __m256i isum[SUB][SUB];
+            __m256i isum[LQ_TILE_ROWS][LQ_TILE_VECS];
             for (int r = 0; r < nr; r++)
                 for (int v = 0; v < nv; v++)
                     isum[r][v] = _mm256_setzero_si256();
             for (int s = 0; s < 4; s++) {
-                __m256i act[SUB];
+                __m256i act[LQ_TILE_VECS];
                 for (int v = 0; v < nv; v++)
                     act[v] = lq_act_signed_avx2(&a[v * a_stride + c], s, h);
                 for (int r = 0; r < nr; r++) {
@@ -59,21 +65,26 @@ AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const 
                                         bool off, float *y, int64_t ys) {                  \
         sub_tile(w, ws, a, as, nc, off, y, ys, R, V);                                      \
     }
-SUB_TILE(1, 1) SUB_TILE(1, 2) SUB_TILE(2, 1) SUB_TILE(2, 2)
+SUB_TILE(1, 1) SUB_TILE(1, 2) SUB_TILE(1, 3) SUB_TILE(1, 4)
+SUB_TILE(2, 1) SUB_TILE(2, 2) SUB_TILE(2, 3) SUB_TILE(2, 4)
+SUB_TILE(3, 1) SUB_TILE(3, 2) SUB_TILE(3, 3) SUB_TILE(3, 4)
+SUB_TILE(4, 1) SUB_TILE(4, 2) SUB_TILE(4, 3) SUB_TILE(4, 4)
 
 typedef void (*sub_tile_fn)(const lq_panel_chunk *, int64_t, const lq_act_chunk *, int64_t,
                             int64_t, bool, float *, int64_t);
-static const sub_tile_fn sub_tiles[SUB][SUB] = {
-    {sub_tile_1x1, sub_tile_1x2},
-    {sub_tile_2x1, sub_tile_2x2},
+static const sub_tile_fn sub_tiles[LQ_TILE_ROWS][LQ_TILE_VECS] = {
+    {sub_tile_1x1, sub_tile_1x2, sub_tile_1x3, sub_tile_1x4},
+    {sub_tile_2x1, sub_tile_2x2, sub_tile_2x3, sub_tile_2x4},
+    {sub_tile_3x1, sub_tile_3x2, sub_tile_3x3, sub_tile_3x4},
+    {sub_tile_4x1, sub_tile_4x2, sub_tile_4x3, sub_tile_4x4},
 };
 
 void lq_tile_avx2(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
                   int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
                   int64_t y_stride) {
-    for (int r = 0; r < nr; r += SUB)
-        for (int v = 0; v < nv; v += SUB) {
-            const int sr = nr - r < SUB ? nr - r : SUB, sv = nv - v < SUB ? nv - v : SUB;
+    for (int r = 0; r < nr; r += SUB_R)
+        for (int v = 0; v < nv; v += SUB_V) {
+            const int sr = nr - r < SUB_R ? nr - r : SUB_R, sv = nv - v < SUB_V ? nv - v : SUB_V;
             sub_tiles[sr - 1][sv - 1](w + r * w_stride, w_stride, a + v * a_stride, a_stride,
                                       nchunks, has_offset, y + v * y_stride + r, y_stride);
         }
@@ -148,10 +159,7 @@ AVX2 void lq_act_chunks_quantize_avx2(const float *x, int64_t ncols, lq_act_chun
             o->dsum[g] = d[g / 2] * (float)s;
         }
         lq_panel_lane_order(q);
-        const __m256i flip = _mm256_set1_epi8((char)0x80);
-        for (int k = 0; k < LQ_PANEL_K / 32; k++)
-            _mm256_store_si256((__m256i *)(void *)(o->biased + 32 * k),
-                               _mm256_xor_si256(_mm256_load_si256((const __m256i *)(const void *)(q + 32 * k)), flip));
+        memcpy(o->biased, q, sizeof q);
     }
 }
 

@@ -4,9 +4,9 @@
  * so that a vector gets the same bits alone as in a tile.
  *
  * AVX2 has no vpdpbusd, and vpmaddubsw (unsigned x signed bytes, pairs
- * added in int16) saturates on the biased activations (255 x 127 x 2). So
- * the activations are taken back to signed (a + 128 xor 0x80) and the
- * sign trick makes the products fit: |w| x (a with w's sign), each pair at
+ * added in int16) would saturate on biased activations (255 x 127 x 2). So
+ * the AVX2 activation chunks hold the signed a, and the sign trick makes
+ * the products fit: |w| x (a with w's sign), each pair at
  * most 2 x 128 x 127 < 32767, then vpmaddwd adds the pairs into int32.
  *
  * A 32-byte half h of step s holds 4 weights of each 16-group 8 h + L in
@@ -26,10 +26,9 @@
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX2_INLINE static inline __attribute__((always_inline))
 
-/* The activation bytes of half h of step s, signed. */
+/* The activation bytes of half h of step s (signed at this level). */
 AVX2 AVX2_INLINE __m256i lq_act_signed_avx2(const lq_act_chunk *a, int s, int h) {
-    const __m256i biased = _mm256_load_si256((const __m256i *)(const void *)(a->biased + 64 * s + 32 * h));
-    return _mm256_xor_si256(biased, _mm256_set1_epi8((char)0x80));
+    return _mm256_load_si256((const __m256i *)(const void *)(a->biased + 64 * s + 32 * h));
 }
 
 /* Eight int32 lanes of sum(level * a) for 4 weights each. */

@@ -171,13 +171,18 @@ AVX2 AVX2_INLINE __m256i step_levels(const __m256i state[4]) {
 
 /* iq3_kt: the sign of weight j of block ib is bit ib of qh[j] (byte 68 +
  * j); lane L's step s needs qh bytes 16 (L % 2) + 4 s .., bit 4 h + L / 2 */
-AVX2 AVX2_INLINE __m256i kt3_signed(const uint8_t *sb, int h, int s, __m256i levels) {
+AVX2 AVX2_INLINE __m256i kt3_signs(const uint8_t *sb, int h, int s) {
     const __m256i qh = _mm256_permutevar8x32_epi32(
         load256(sb + 68), _mm256_add_epi32(lanes(0, 4, 0, 4, 0, 4, 0, 4), _mm256_set1_epi32(s)));
     const __m256i bit = _mm256_sllv_epi32(_mm256_set1_epi32(0x01010101),
                                           _mm256_add_epi32(lanes(0, 0, 1, 1, 2, 2, 3, 3), _mm256_set1_epi32(4 * h)));
     const __m256i negative = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-    return _mm256_sign_epi8(_mm256_abs_epi8(levels), _mm256_or_si256(negative, _mm256_set1_epi8(1)));
+    return _mm256_or_si256(negative, _mm256_set1_epi8(1));
+}
+
+/* -1 or +1 per byte: the stored signs of the step's weights */
+AVX2 AVX2_INLINE __m256i kt3_signed(const uint8_t *sb, int h, int s, __m256i levels) {
+    return _mm256_sign_epi8(_mm256_abs_epi8(levels), kt3_signs(sb, h, s));
 }
 
 AVX2 AVX2_INLINE void decode_kt(kt_kind kind, const uint8_t *row, int64_t chunk,
@@ -225,6 +230,7 @@ AVX2 AVX2_INLINE __m256i step_act_sum(__m256i act) {
  * each lane's group and the activation scales. Made once per block of
  * rows, so each row's inner loop is only multiplies, masks and vpmaddubsw. */
 typedef struct expanded_chunk {
+    __m256i plain[4][2];
     __m256i repeated[4][2][4];
     __m256i bias[2];
     __m256 d[2];
@@ -237,6 +243,7 @@ AVX2 AVX2_INLINE void expand_chunk(const lq_act_chunk *a, expanded_chunk *e) {
         __m256i asum = _mm256_setzero_si256();
         for (int s = 0; s < 4; s++) {
             const __m256i act = lq_act_signed_avx2(a, s, h);
+            e->plain[s][h] = act;
             for (int i = 0; i < 4; i++)
                 e->repeated[s][h][i] = _mm256_shuffle_epi8(act, repeat_byte(i));
             asum = _mm256_add_epi32(asum, step_act_sum(act));
@@ -259,6 +266,15 @@ AVX2 AVX2_INLINE __m256i expanded_step_dot(const __m256i state[4], const __m256i
     return sum;
 }
 
+/* iq3_kt's step: the magnitudes as unsigned bytes, the stored signs moved
+ * onto the activations, so the product needs no sign trick. */
+AVX2 AVX2_INLINE __m256i kt3_step_dot(const uint8_t *sb, int h, int s, const __m256i state[4],
+                                      __m256i act) {
+    const __m256i magnitude = _mm256_abs_epi8(step_levels(state));
+    const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(act, kt3_signs(sb, h, s)));
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
 /* One row's chunk, added to sum as the tile adds it. */
 AVX2 AVX2_INLINE __m256 chunk_gemv(kt_kind kind, const uint8_t *sb, float d, const uint32_t *powers,
                                    const expanded_chunk *e, __m256 sum) {
@@ -269,16 +285,18 @@ AVX2 AVX2_INLINE __m256 chunk_gemv(kt_kind kind, const uint8_t *sb, float d, con
         for (int s = 0; s < 4; s++) {
             __m256i state[4];
             step_states(kind, seeds, powers, s, state);
-            isum = _mm256_add_epi32(isum, expanded_step_dot(state, e->repeated[s][h]));
+            isum = _mm256_add_epi32(isum, kind == KT3 ? kt3_step_dot(sb, h, s, state, e->plain[s][h])
+                                                      : expanded_step_dot(state, e->repeated[s][h]));
         }
-        isum = _mm256_sub_epi32(isum, e->bias[h]);
+        if (kind != KT3)
+            isum = _mm256_sub_epi32(isum, e->bias[h]);
         const __m256 scale = _mm256_mul_ps(half_scales(kind, sb, h, d), e->d[h]);
         sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, sum);
     }
     return sum;
 }
 
-/* The values never formed (see the top): iq1_kt, iq2_kt, iq4_kt. Blocks of
+/* The values never formed (see the top), but for iq3_kt's magnitudes. Blocks of
  * rows by blocks of chunks; each row's sum stays the tile's (chunks in
  * order, halves in order). */
 AVX2 AVX2_INLINE void gemv_kt(kt_kind kind, const uint8_t *rows, int64_t row_bytes,
@@ -317,14 +335,13 @@ AVX2 AVX2_INLINE void gemv_kt(kt_kind kind, const uint8_t *rows, int64_t row_byt
     }
 KT_GEMV(iq1_kt, KT1)
 KT_GEMV(iq2_kt, KT2)
+KT_GEMV(iq3_kt, KT3)
 KT_GEMV(iq4_kt, KT4)
-/* iq3_kt's magnitudes need the values: decode, then the tile's chunk dot */
-LQ_PANEL_GEMV_AVX2(decode_iq3_kt)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx2_trellis[] = {
     {LQ_TYPE_IQ1_KT, decode_iq1_kt, NULL, gemv_iq1_kt},
     {LQ_TYPE_IQ2_KT, decode_iq2_kt, NULL, gemv_iq2_kt},
-    {LQ_TYPE_IQ3_KT, decode_iq3_kt, NULL, gemv_decode_iq3_kt},
+    {LQ_TYPE_IQ3_KT, decode_iq3_kt, NULL, gemv_iq3_kt},
     {LQ_TYPE_IQ4_KT, decode_iq4_kt, NULL, gemv_iq4_kt},
 };
 const int lq_panel_decoders_avx2_trellis_count =
