@@ -165,7 +165,7 @@ AVX2 AVX2_INLINE void step_states(kt_kind kind, const __m256i seeds[4], const ui
 AVX2 AVX2_INLINE __m256i step_levels(const __m256i state[4]) {
     __m256i bytes = _mm256_setzero_si256();
     for (int i = 0; i < 4; i++)
-        bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(lq_kt_top_sums_avx2(state[i]), byte_to(3, i)));
+        bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(lq_kt_sums_avx2(state[i]), byte_to(0, i)));
     return _mm256_sub_epi8(bytes, _mm256_set1_epi8(LQ_KT_BIAS));
 }
 
