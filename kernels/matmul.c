@@ -153,7 +153,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         }
         if (p->source == ROWS_DIRECT && ncols % LQ_PANEL_K == 0)
             p->panel.gemv = lq_panel_gemv_simd(wtype, level);
-        p->panel.tile = lq_tile_kernel_at(level);
+        p->panel.tile = lq_tile_kernel_for(level, packed_type);
         p->panel.chunks = lq_panel_chunks(ncols);
     }
     return LQ_OK;

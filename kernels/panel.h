@@ -107,6 +107,14 @@ typedef struct lq_tile_kernel {
 } lq_tile_kernel;
 
 lq_tile_kernel lq_tile_kernel_at(lq_simd_level level);
+/* The lowest level of a narrow format (levels in [lowest, lowest + 31],
+ * whose AVX2 tile skips the sign trick, panel_avx2.h), or LQ_LEVELS_WIDE. */
+enum { LQ_LEVELS_WIDE = 1 };
+int lq_avx2_levels_lowest(int type);
+/* The tile for a packed type's levels (the AVX2 level has a faster tile
+ * for narrow formats, panel_avx2.h). */
+lq_tile_kernel lq_tile_kernel_for(lq_simd_level level, int type);
+lq_tile_fn lq_tile_avx2_for(int type);
 
 /* per-level implementations */
 void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,

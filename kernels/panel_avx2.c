@@ -8,7 +8,28 @@
  * run as four such sub-tiles; each (row, vector) gets the same arithmetic
  * in whichever sub-tile, tile or GEMV it falls.
  */
+#include <stddef.h>
+
 #include "panel.h"
+
+/* The narrow formats and their lowest level: the ranges of the scalar
+ * decoders' levels (panel_decode.c), each at most 32 values, which
+ * tests/test_kernels.c checks on random blocks. */
+typedef struct narrow_format {
+    int type, lowest;
+} narrow_format;
+static const narrow_format narrow_formats[] = {
+    {LQ_TYPE_Q4_0, -8}, {LQ_TYPE_Q4_1, 0},  {LQ_TYPE_Q5_0, -16}, {LQ_TYPE_Q5_1, 0},
+    {LQ_TYPE_Q2_K, 0},  {LQ_TYPE_Q3_K, -4}, {LQ_TYPE_Q4_K, 0},   {LQ_TYPE_Q5_K, 0},
+    {LQ_TYPE_MXFP4, -12},
+};
+
+int lq_avx2_levels_lowest(int type) {
+    for (size_t i = 0; i < sizeof narrow_formats / sizeof narrow_formats[0]; i++)
+        if (narrow_formats[i].type == type)
+            return narrow_formats[i].lowest;
+    return LQ_LEVELS_WIDE;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <math.h>
@@ -19,9 +40,11 @@
 /* 4 x 2, 2 x 4, 1 x 4 and 4 x 1 were timed too: none was faster. */
 enum { SUB_R = 2, SUB_V = 2 };
 
+/* lowest != LQ_LEVELS_WIDE: a narrow format (panel_avx2.h) */
 AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const lq_act_chunk *a,
-                               int64_t a_stride, int64_t nchunks, bool has_offset, float *y,
-                               int64_t y_stride, const int nr, const int nv) {
+                               int64_t a_stride, int64_t nchunks, bool has_offset, int lowest,
+                               float *y, int64_t y_stride, const int nr, const int nv,
+                               const bool narrow) {
     __m256 sum[SUB_R][SUB_V];
     for (int r = 0; r < nr; r++)
         for (int v = 0; v < nv; v++)
@@ -37,17 +60,29 @@ AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const 
                 for (int v = 0; v < nv; v++)
                     act[v] = lq_act_signed_avx2(&a[v * a_stride + c], s, h);
                 for (int r = 0; r < nr; r++) {
-                    const __m256i lv = _mm256_load_si256(
-                        (const __m256i *)(const void *)(w[r * w_stride + c].level + 64 * s + 32 * h));
+                    const lq_panel_chunk *wc = &w[r * w_stride + c];
+                    if (narrow) {
+                        /* int16 sums of the half's steps */
+                        const __m256i u = lq_unsigned_levels_avx2(wc, s, h, lowest);
+                        for (int v = 0; v < nv; v++)
+                            isum[r][v] = _mm256_add_epi16(isum[r][v], _mm256_maddubs_epi16(u, act[v]));
+                        continue;
+                    }
+                    const __m256i lv = _mm256_load_si256((const __m256i *)(const void *)(wc->level + 64 * s + 32 * h));
                     const __m256i la = _mm256_abs_epi8(lv);
                     for (int v = 0; v < nv; v++)
                         isum[r][v] = _mm256_add_epi32(isum[r][v], lq_quad_dot_avx2(lv, la, act[v]));
                 }
             }
             for (int r = 0; r < nr; r++)
-                for (int v = 0; v < nv; v++)
-                    sum[r][v] = lq_half_float_avx2(&w[r * w_stride + c], &a[v * a_stride + c], h,
-                                                   isum[r][v], has_offset, sum[r][v]);
+                for (int v = 0; v < nv; v++) {
+                    const lq_panel_chunk *wc = &w[r * w_stride + c];
+                    const lq_act_chunk *ac = &a[v * a_stride + c];
+                    sum[r][v] = narrow ? lq_half_float_narrow_avx2(
+                                             wc, ac, h, _mm256_madd_epi16(isum[r][v], _mm256_set1_epi16(1)),
+                                             lowest, sum[r][v])
+                                       : lq_half_float_avx2(wc, ac, h, isum[r][v], has_offset, sum[r][v]);
+                }
         }
     for (int v = 0; v < nv; v++)
         for (int r = 0; r < nr; r++)
@@ -57,27 +92,55 @@ AVX2 AVX2_INLINE void sub_tile(const lq_panel_chunk *w, int64_t w_stride, const 
 #define SUB_TILE(R, V)                                                                      \
     AVX2 static void sub_tile_##R##x##V(const lq_panel_chunk *w, int64_t ws,               \
                                         const lq_act_chunk *a, int64_t as, int64_t nc,     \
-                                        bool off, float *y, int64_t ys) {                  \
-        sub_tile(w, ws, a, as, nc, off, y, ys, R, V);                                      \
+                                        bool off, int lowest, float *y, int64_t ys) {      \
+        if (lowest == LQ_LEVELS_WIDE)                                                      \
+            sub_tile(w, ws, a, as, nc, off, lowest, y, ys, R, V, false);                   \
+        else                                                                               \
+            sub_tile(w, ws, a, as, nc, off, lowest, y, ys, R, V, true);                    \
     }
 SUB_TILE(1, 1) SUB_TILE(1, 2) SUB_TILE(2, 1) SUB_TILE(2, 2)
 
 typedef void (*sub_tile_fn)(const lq_panel_chunk *, int64_t, const lq_act_chunk *, int64_t,
-                            int64_t, bool, float *, int64_t);
+                            int64_t, bool, int, float *, int64_t);
 static const sub_tile_fn sub_tiles[SUB_R][SUB_V] = {
     {sub_tile_1x1, sub_tile_1x2},
     {sub_tile_2x1, sub_tile_2x2},
 };
 
-void lq_tile_avx2(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
-                  int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
-                  int64_t y_stride) {
+static void tile_at(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                    int64_t a_stride, int nv, int64_t nchunks, bool has_offset, int lowest,
+                    float *y, int64_t y_stride) {
     for (int r = 0; r < nr; r += SUB_R)
         for (int v = 0; v < nv; v += SUB_V) {
             const int sr = nr - r < SUB_R ? nr - r : SUB_R, sv = nv - v < SUB_V ? nv - v : SUB_V;
             sub_tiles[sr - 1][sv - 1](w + r * w_stride, w_stride, a + v * a_stride, a_stride,
-                                      nchunks, has_offset, y + v * y_stride + r, y_stride);
+                                      nchunks, has_offset, lowest, y + v * y_stride + r, y_stride);
         }
+}
+
+void lq_tile_avx2(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
+                  int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
+                  int64_t y_stride) {
+    tile_at(w, w_stride, nr, a, a_stride, nv, nchunks, has_offset, LQ_LEVELS_WIDE, y, y_stride);
+}
+
+/* One tile function per lowest level, as lq_tile_fn has no room for it. */
+#define NARROW_TILE(name, lowest)                                                           \
+    static void name(const lq_panel_chunk *w, int64_t ws, int nr, const lq_act_chunk *a,    \
+                     int64_t as, int nv, int64_t nc, bool off, float *y, int64_t ys) {      \
+        tile_at(w, ws, nr, a, as, nv, nc, off, lowest, y, ys);                              \
+    }
+NARROW_TILE(tile_from_0, 0)
+NARROW_TILE(tile_from_minus_4, -4)
+NARROW_TILE(tile_from_minus_8, -8)
+NARROW_TILE(tile_from_minus_12, -12)
+NARROW_TILE(tile_from_minus_16, -16)
+
+lq_tile_fn lq_tile_avx2_for(int type) {
+    static const lq_tile_fn by_lowest[5] = {tile_from_0, tile_from_minus_4, tile_from_minus_8,
+                                            tile_from_minus_12, tile_from_minus_16};
+    const int lowest = lq_avx2_levels_lowest(type);
+    return lowest == LQ_LEVELS_WIDE ? lq_tile_avx2 : by_lowest[-lowest / 4];
 }
 
 enum { MAX_GROUP_ROWS = 16 };
@@ -94,7 +157,7 @@ AVX2 void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *gro
         for (int64_t c = 0; c < nchunks; c++) {
             decode(groups + g * group_bytes, ncols, c, chunk, 1);
             for (int k = 0; k < rows; k++)
-                sum[k] = lq_chunk_dot_avx2(&chunk[k], &a[c], has_offset, sum[k]);
+                sum[k] = lq_chunk_dot_avx2(&chunk[k], &a[c], has_offset, LQ_LEVELS_WIDE, sum[k]);
         }
         for (int k = 0; k < rows; k++)
             y[g * rows + k] = lq_reduce_avx2(sum[k]);

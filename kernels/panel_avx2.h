@@ -47,11 +47,41 @@ AVX2 AVX2_INLINE __m256 lq_half_float_avx2(const lq_panel_chunk *w, const lq_act
     return sum;
 }
 
+/* Narrow formats: levels in [lowest, lowest + 31] (lq_avx2_levels_lowest).
+ * Then u = level - lowest is an unsigned byte of at most 31, vpmaddubsw
+ * takes it as it is (no sign trick) and the four steps of a half add in
+ * int16 (4 x 2 x 31 x 127 < 32767) before one vpmaddwd: half the integer
+ * work. The lowest level goes into the offset, scale * lowest + offset,
+ * applied with the activation sums. */
+
+AVX2 AVX2_INLINE __m256i lq_unsigned_levels_avx2(const lq_panel_chunk *w, int s, int h, int lowest) {
+    const __m256i lv = _mm256_load_si256((const __m256i *)(const void *)(w->level + 64 * s + 32 * h));
+    return _mm256_sub_epi8(lv, _mm256_set1_epi8((char)lowest));
+}
+
+AVX2 AVX2_INLINE __m256 lq_half_float_narrow_avx2(const lq_panel_chunk *w, const lq_act_chunk *a,
+                                                  int h, __m256i isum, int lowest, __m256 sum) {
+    const __m256 wscale = _mm256_load_ps(w->scale + 8 * h);
+    sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(wscale, _mm256_load_ps(a->d + 8 * h)), sum);
+    const __m256 offset = _mm256_fmadd_ps(wscale, _mm256_set1_ps((float)lowest),
+                                          _mm256_load_ps(w->offset + 8 * h));
+    return _mm256_fmadd_ps(offset, _mm256_load_ps(a->dsum + 8 * h), sum);
+}
+
 /* One row chunk against one activation chunk, added to sum: the tile
  * kernel's arithmetic for one (row, vector). */
 AVX2 AVX2_INLINE __m256 lq_chunk_dot_avx2(const lq_panel_chunk *w, const lq_act_chunk *a,
-                                          bool has_offset, __m256 sum) {
+                                          bool has_offset, int lowest, __m256 sum) {
     for (int h = 0; h < 2; h++) {
+        if (lowest != LQ_LEVELS_WIDE) {
+            __m256i pairs = _mm256_setzero_si256();
+            for (int s = 0; s < 4; s++)
+                pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(lq_unsigned_levels_avx2(w, s, h, lowest),
+                                                                     lq_act_signed_avx2(a, s, h)));
+            const __m256i isum = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+            sum = lq_half_float_narrow_avx2(w, a, h, isum, lowest, sum);
+            continue;
+        }
         __m256i isum = _mm256_setzero_si256();
         for (int s = 0; s < 4; s++) {
             const __m256i lv = _mm256_load_si256((const __m256i *)(const void *)(w->level + 64 * s + 32 * h));
@@ -69,21 +99,31 @@ AVX2 AVX2_INLINE float lq_reduce_avx2(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
 
-/* A GEMV kernel for an AVX2 chunk decoder (lq_panel_gemv_fn): each chunk is
- * decoded and multiplied at once, the decoder inlined into the loop. */
-#define LQ_PANEL_GEMV_AVX2(decode)                                                           \
+/* A GEMV kernel for an AVX2 chunk decoder of `type` (lq_panel_gemv_fn):
+ * each chunk is decoded and multiplied at once, the decoder inlined into
+ * the loop, with the tile's arithmetic for the type (wide or narrow). */
+#define LQ_PANEL_GEMV_AVX2(decode, type)                                                     \
     AVX2 static void gemv_##decode(const uint8_t *rows, int64_t row_bytes, int64_t nrows,   \
                                    int64_t nchunks, const lq_act_chunk *a, bool has_offset, \
                                    float *y) {                                              \
-        for (int64_t r = 0; r < nrows; r++) {                                               \
-            __m256 sum = _mm256_setzero_ps();                                               \
-            for (int64_t c = 0; c < nchunks; c++) {                                         \
-                lq_panel_chunk chunk;                                                       \
-                decode(rows + r * row_bytes, c, LQ_PANEL_K, &chunk);                        \
-                sum = lq_chunk_dot_avx2(&chunk, &a[c], has_offset, sum);                    \
-            }                                                                               \
-            y[r] = lq_reduce_avx2(sum);                                                     \
+        const int lowest = lq_avx2_levels_lowest(type);                                     \
+        /* two copies of the loop, so that each knows its arithmetic */                     \
+        if (lowest == LQ_LEVELS_WIDE) {                                                     \
+            LQ_GEMV_ROWS_AVX2(decode, LQ_LEVELS_WIDE)                                       \
+        } else {                                                                            \
+            LQ_GEMV_ROWS_AVX2(decode, lowest)                                               \
         }                                                                                   \
+    }
+
+#define LQ_GEMV_ROWS_AVX2(decode, lowest)                                                    \
+    for (int64_t r = 0; r < nrows; r++) {                                                   \
+        __m256 sum = _mm256_setzero_ps();                                                   \
+        for (int64_t c = 0; c < nchunks; c++) {                                             \
+            lq_panel_chunk chunk;                                                           \
+            decode(rows + r * row_bytes, c, LQ_PANEL_K, &chunk);                            \
+            sum = lq_chunk_dot_avx2(&chunk, &a[c], has_offset, lowest, sum);                \
+        }                                                                                   \
+        y[r] = lq_reduce_avx2(sum);                                                         \
     }
 
 /* ---- decoder helpers (panel_avx2_legacy.c, panel_avx2_kquants.c) ----------

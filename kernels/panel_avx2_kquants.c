@@ -177,7 +177,7 @@ AVX2 AVX2_INLINE void iq4_xs_scales(const uint8_t *w, lq_panel_chunk *out) {
 
 /* ---- decoders (full chunks only) ------------------------------------------ */
 
-#define SUPER_DECODER(name, bytes)                                                         \
+#define SUPER_DECODER(name, bytes, type)                                                       \
     AVX2 AVX2_INLINE void decode_##name(const uint8_t *row, int64_t chunk, int count,       \
                                         lq_panel_chunk *out) {                             \
         const uint8_t *w = row + chunk * (bytes);                                          \
@@ -189,14 +189,14 @@ AVX2 AVX2_INLINE void iq4_xs_scales(const uint8_t *w, lq_panel_chunk *out) {
         name##_scales(w, out);                                                             \
         (void)count;                                                                       \
     }                                                                                      \
-    LQ_PANEL_GEMV_AVX2(decode_##name)
+    LQ_PANEL_GEMV_AVX2(decode_##name, type)
 
-SUPER_DECODER(q2_K, 84)
-SUPER_DECODER(q3_K, 110)
-SUPER_DECODER(q4_K, 144)
-SUPER_DECODER(q5_K, 176)
-SUPER_DECODER(q6_K, 210)
-SUPER_DECODER(iq4_xs, 136)
+SUPER_DECODER(q2_K, 84, LQ_TYPE_Q2_K)
+SUPER_DECODER(q3_K, 110, LQ_TYPE_Q3_K)
+SUPER_DECODER(q4_K, 144, LQ_TYPE_Q4_K)
+SUPER_DECODER(q5_K, 176, LQ_TYPE_Q5_K)
+SUPER_DECODER(q6_K, 210, LQ_TYPE_Q6_K)
+SUPER_DECODER(iq4_xs, 136, LQ_TYPE_IQ4_XS)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[] = {
     {LQ_TYPE_Q2_K, decode_q2_K, NULL, gemv_decode_q2_K},

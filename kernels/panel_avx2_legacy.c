@@ -147,22 +147,22 @@ AVX2 AVX2_INLINE void decode_blocks(block_kind kind, const uint8_t *row, int64_t
     block_scales(f, b, out);
 }
 
-#define BLOCK_DECODER(name, kind)                                                          \
+#define BLOCK_DECODER(name, kind, type)                                                        \
     AVX2 AVX2_INLINE void decode_##name(const uint8_t *row, int64_t chunk, int count,       \
                                         lq_panel_chunk *out) {                             \
         decode_blocks(kind, row, chunk, out);                                              \
         (void)count;                                                                       \
     }                                                                                      \
-    LQ_PANEL_GEMV_AVX2(decode_##name)
+    LQ_PANEL_GEMV_AVX2(decode_##name, type)
 
-BLOCK_DECODER(q4_0, Q4_0)
-BLOCK_DECODER(q4_1, Q4_1)
-BLOCK_DECODER(q5_0, Q5_0)
-BLOCK_DECODER(q5_1, Q5_1)
-BLOCK_DECODER(q6_0, Q6_0)
-BLOCK_DECODER(q8_0, Q8_0)
-BLOCK_DECODER(iq4_nl, IQ4_NL)
-BLOCK_DECODER(mxfp4, MXFP4)
+BLOCK_DECODER(q4_0, Q4_0, LQ_TYPE_Q4_0)
+BLOCK_DECODER(q4_1, Q4_1, LQ_TYPE_Q4_1)
+BLOCK_DECODER(q5_0, Q5_0, LQ_TYPE_Q5_0)
+BLOCK_DECODER(q5_1, Q5_1, LQ_TYPE_Q5_1)
+BLOCK_DECODER(q6_0, Q6_0, LQ_TYPE_Q6_0)
+BLOCK_DECODER(q8_0, Q8_0, LQ_TYPE_Q8_0)
+BLOCK_DECODER(iq4_nl, IQ4_NL, LQ_TYPE_IQ4_NL)
+BLOCK_DECODER(mxfp4, MXFP4, LQ_TYPE_MXFP4)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[] = {
     {LQ_TYPE_Q4_0, decode_q4_0, NULL, gemv_decode_q4_0},

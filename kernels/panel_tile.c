@@ -48,6 +48,16 @@ lq_tile_kernel lq_tile_kernel_at(lq_simd_level level) {
     return (lq_tile_kernel){lq_tile_scalar};
 }
 
+lq_tile_kernel lq_tile_kernel_for(lq_simd_level level, int type) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (level == LQ_SIMD_AVX2)
+        return (lq_tile_kernel){lq_tile_avx2_for(type)};
+#else
+    (void)type;
+#endif
+    return lq_tile_kernel_at(level);
+}
+
 lq_group_gemv_fn lq_group_gemv_at(lq_simd_level level) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512)

@@ -49,6 +49,8 @@ static int *type_cases; /* decodable type ids */
 static int type_case_count;
 static int *panel_cases; /* the non-interleaved ones with a scalar panel decoder */
 static int panel_case_count;
+static int *narrow_cases; /* the packed types with narrow levels */
+static int narrow_case_count;
 static int *simd_decoder_cases; /* the SIMD decoders this CPU can run */
 static int simd_decoder_case_count;
 
@@ -419,6 +421,35 @@ START_TEST(test_panel_decoders) {
 }
 END_TEST
 
+/* A narrow format's levels stay in [lowest, lowest + 31]: the AVX2 tile adds
+ * their products in int16 on that promise (panel_avx2.h). */
+START_TEST(test_narrow_level_ranges) {
+    const int type = narrow_cases[_i];
+    const int lowest = lq_avx2_levels_lowest(type);
+    /* random bytes: every bit pattern of the quants, not only an encoder's */
+    const int64_t rows = 256, cols = 4 * LQ_PANEL_K, row_bytes = lq_row_size(type, cols);
+    tu_rng rng = {0x4a770000u + (uint64_t)type};
+    uint8_t *w = xmalloc((size_t)(rows * row_bytes));
+    for (int64_t i = 0; i < rows * row_bytes; i++)
+        w[i] = (uint8_t)(tu_rng_next(&rng) >> 24);
+    const lq_panel_decoder *scalar = lq_panel_decoder_find(type);
+    int seen_min = 127, seen_max = -128;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols / LQ_PANEL_K; c++) {
+            lq_panel_chunk chunk;
+            scalar->decode(w + r * row_bytes, c, LQ_PANEL_K, &chunk);
+            for (int i = 0; i < LQ_PANEL_K; i++) {
+                seen_min = chunk.level[i] < seen_min ? chunk.level[i] : seen_min;
+                seen_max = chunk.level[i] > seen_max ? chunk.level[i] : seen_max;
+            }
+        }
+    ck_assert_msg(seen_min >= lowest && seen_max <= lowest + 31,
+                  "%s: levels %d..%d outside [%d, %d]", lq_type_name(type), seen_min, seen_max,
+                  lowest, lowest + 31);
+    free(w);
+}
+END_TEST
+
 /* Each scalar decoder reproduces its codec's decoding: level * scale +
  * offset is the decoded weight (to float rounding: the two may multiply in
  * another order). */
@@ -649,6 +680,10 @@ static void discover_types(void) {
     for (int i = 0; i < type_case_count; i++)
         if (lq_panel_decoder_find(type_cases[i]) && lq_type_get(type_cases[i])->interleave == 1)
             panel_cases[panel_case_count++] = type_cases[i];
+    narrow_cases = xmalloc((size_t)lq_type_count() * sizeof *narrow_cases);
+    for (int i = 0; i < panel_case_count; i++)
+        if (lq_avx2_levels_lowest(panel_cases[i]) != LQ_LEVELS_WIDE)
+            narrow_cases[narrow_case_count++] = panel_cases[i];
     const int all = lq_panel_simd_decoder_count();
     simd_decoder_cases = xmalloc((size_t)all * sizeof *simd_decoder_cases);
     for (int i = 0; i < all; i++) {
@@ -685,6 +720,7 @@ static Suite *kernels_suite(void) {
         tcase_add_test(tc, test_simd_halves);
         tcase_add_loop_test(tc, test_levels_accuracy, 0, type_case_count);
         tcase_add_loop_test(tc, test_panel_scalar_decoders, 0, panel_case_count);
+        tcase_add_loop_test(tc, test_narrow_level_ranges, 0, narrow_case_count);
         tcase_add_loop_test(tc, test_panel_decoders, 0, simd_decoder_case_count);
         if (lq_simd_level_default() >= LQ_SIMD_AVX512 && lq_bf16_gemm_available())
             tcase_add_test(tc, test_bf16_row_decoders);
