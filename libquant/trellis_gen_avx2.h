@@ -40,9 +40,4 @@ LQ_KT_AVX2_FN __m256i lq_kt_sums_avx2(__m256i state) {
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
-/* The values as int32. */
-LQ_KT_AVX2_FN __m256i lq_kt_values_avx2(__m256i state) {
-    return _mm256_sub_epi32(lq_kt_sums_avx2(state), _mm256_set1_epi32(LQ_KT_BIAS));
-}
-
 #endif /* LIBQUANT_TRELLIS_GEN_AVX2_H */
