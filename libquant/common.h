@@ -99,6 +99,16 @@ static inline uint32_t lq_load_u32(const void *p) {
     return v;
 }
 
+static inline void lq_store_u32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+static inline uint64_t lq_load_u64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void lq_store_u64(void *p, uint64_t v) { memcpy(p, &v, sizeof v); }
+
 static inline float lq_load_f32(const void *p) {
     float v;
     memcpy(&v, p, sizeof v);

@@ -143,9 +143,13 @@ static void unpack_column(const lq_il_layout *L, int rows, const uint8_t *inter,
  * Walking the digits of every value is slow (a few ns a weight). A layout
  * whose fields only move bits is compiled, once, into byte operations:
  * base byte |= ((interleaved byte >> right) << left) & mask, sorted by base
- * byte, so each base byte is gathered in a register and stored once (an OR
- * into memory per op would chain on store forwarding). Built lazily per
- * layout under pthread_once (TABLE_CODEC). */
+ * byte. Then runs of 8 or 4 consecutive base bytes whose operations are the
+ * same but for consecutive source bytes become one operation on a 64- or
+ * 32-bit word (little-endian, as GGUF and this library assume everywhere;
+ * the mask keeps bits shifted across a byte boundary out), and
+ * each base word is gathered in a register and stored once (an OR into
+ * memory per op would chain on store forwarding). Built lazily per layout
+ * under pthread_once (TABLE_CODEC). */
 
 typedef struct byte_op {
     uint16_t src;    /* byte in the interleaved block column */
@@ -156,12 +160,27 @@ typedef struct byte_op {
     uint8_t last;    /* the last op of its destination byte */
 } byte_op;
 
+typedef struct word_op {
+    uint64_t mask;   /* of the destination bits, `width` bytes */
+    uint16_t src, dst;
+    uint8_t row, right, left;
+    uint8_t width;   /* 8, 4 or 1 bytes */
+    uint8_t last;    /* the last op of its destination word */
+} word_op;
+
+/* ops[0, wide) have width 8, [wide, narrow) 4, then 1: a loop each, whose
+ * loads and stores know their width */
 struct lq_il_plan {
-    int count;
-    byte_op ops[];
+    int count, wide, narrow;
+    word_op ops[];
 };
 
-static void add_op(lq_il_plan *plan, int row, int dst, int src, int shift, uint8_t bit) {
+typedef struct byte_ops {
+    int count;
+    byte_op *ops;
+} byte_ops;
+
+static void add_op(byte_ops *plan, int row, int dst, int src, int shift, uint8_t bit) {
     const uint8_t right = (uint8_t)(shift > 0 ? shift : 0), left = (uint8_t)(shift < 0 ? -shift : 0);
     byte_op *prev = plan->count ? &plan->ops[plan->count - 1] : NULL;
     if (prev && prev->row == row && prev->dst == dst && prev->src == src && prev->right == right &&
@@ -175,6 +194,57 @@ static void add_op(lq_il_plan *plan, int row, int dst, int src, int shift, uint8
                                          bit, 1};
 }
 
+/* The ops of the base byte starting at op i: their count. */
+static int byte_op_count(const byte_ops *b, int i) {
+    int n = 1;
+    while (!b->ops[i + n - 1].last)
+        n++;
+    return n;
+}
+
+/* Whether the `width` base bytes from the one at op i are filled the same
+ * way from consecutive source bytes (each with n ops). */
+static bool same_shape(const byte_ops *b, int i, int n, int width) {
+    if (i + n * width > b->count)
+        return false;
+    const byte_op *first = &b->ops[i];
+    for (int k = 1; k < width; k++) {
+        if (byte_op_count(b, i + k * n) != n)
+            return false;
+        for (int t = 0; t < n; t++) {
+            const byte_op *a = &first[t], *o = &b->ops[i + k * n + t];
+            if (o->row != a->row || o->dst != a->dst + k || o->src != a->src + k ||
+                o->right != a->right || o->left != a->left || o->mask != a->mask)
+                return false;
+        }
+    }
+    return true;
+}
+
+static void widen(const byte_ops *b, lq_il_plan *plan) {
+    static const int widths[] = {8, 4, 1};
+    plan->count = 0;
+    for (int w = 0; w < 3; w++) {
+        for (int i = 0; i < b->count;) {
+            const int n = byte_op_count(b, i);
+            const int width = same_shape(b, i, n, 8) ? 8 : same_shape(b, i, n, 4) ? 4 : 1;
+            for (int t = 0; t < n && width == widths[w]; t++) {
+                const byte_op *o = &b->ops[i + t];
+                uint64_t mask = 0;
+                for (int k = 0; k < width; k++)
+                    mask |= (uint64_t)o->mask << (8 * k);
+                plan->ops[plan->count++] = (word_op){mask, o->src, o->dst, o->row, o->right,
+                                                     o->left, (uint8_t)width, (uint8_t)(t == n - 1)};
+            }
+            i += n * width;
+        }
+        if (w == 0)
+            plan->wide = plan->count;
+        else if (w == 1)
+            plan->narrow = plan->count;
+    }
+}
+
 /* NULL when a field recodes its values (or out of memory): the caller then
  * walks the digits. */
 const lq_il_plan *lq_il_compile(const lq_il_layout *L) {
@@ -184,9 +254,11 @@ const lq_il_plan *lq_il_compile(const lq_il_layout *L) {
         if (L->fields[f].transform != LQ_IL_COPY)
             return NULL;
     int32_t *source = malloc(sizeof(int32_t) * (size_t)(rows * block_bits));
-    lq_il_plan *plan = malloc(sizeof *plan + sizeof(byte_op) * (size_t)(rows * block_bits));
-    if (!source || !plan) {
+    byte_ops bytes = {0, malloc(sizeof(byte_op) * (size_t)(rows * block_bits))};
+    lq_il_plan *plan = malloc(sizeof *plan + sizeof(word_op) * (size_t)(rows * block_bits));
+    if (!source || !bytes.ops || !plan) {
         free(source);
+        free(bytes.ops);
         free(plan);
         return NULL;
     }
@@ -203,31 +275,42 @@ const lq_il_plan *lq_il_compile(const lq_il_layout *L) {
             } while (cursor_next(&c));
         }
     }
-    plan->count = 0;
     for (int k = 0; k < rows; k++)
         for (int bit = 0; bit < block_bits; bit++) {
             const int32_t from = source[k * block_bits + bit];
             if (from >= 0)
-                add_op(plan, k, bit / 8, from / 8, from % 8 - bit % 8, (uint8_t)(1u << (bit % 8)));
+                add_op(&bytes, k, bit / 8, from / 8, from % 8 - bit % 8, (uint8_t)(1u << (bit % 8)));
         }
     free(source);
+    widen(&bytes, plan);
+    free(bytes.ops);
     return plan;
 }
 
-/* Ops come sorted by (row, byte): each base byte is gathered in a register
- * and stored once (an OR into memory per op would chain on store
- * forwarding). */
+/* Ops [begin, end) of one width: each destination gathered in a register,
+ * stored once. */
+#define UNPACK_OPS(begin, end, load, store)                                           \
+    do {                                                                              \
+        uint64_t value = 0;                                                           \
+        for (int i = (begin); i < (end); i++) {                                       \
+            const word_op *op = &plan->ops[i];                                        \
+            value |= ((uint64_t)load(inter + op->src) >> op->right << op->left) & op->mask; \
+            if (op->last) {                                                           \
+                store(base[op->row] + op->dst, value);                                \
+                value = 0;                                                            \
+            }                                                                         \
+        }                                                                             \
+    } while (0)
+
+static uint8_t load_u8(const uint8_t *p) { return p[0]; }
+static void store_u8(uint8_t *p, uint64_t v) { p[0] = (uint8_t)v; }
+static void store_u32(uint8_t *p, uint64_t v) { lq_store_u32(p, (uint32_t)v); }
+
 static void unpack_column_planned(const lq_il_plan *plan, const uint8_t *inter,
                                   uint8_t *const base[]) {
-    unsigned value = 0;
-    for (int i = 0; i < plan->count; i++) {
-        const byte_op *op = &plan->ops[i];
-        value |= ((unsigned)(inter[op->src] >> op->right) << op->left) & op->mask;
-        if (op->last) {
-            base[op->row][op->dst] = (uint8_t)value;
-            value = 0;
-        }
-    }
+    UNPACK_OPS(0, plan->wide, lq_load_u64, lq_store_u64);
+    UNPACK_OPS(plan->wide, plan->narrow, lq_load_u32, store_u32);
+    UNPACK_OPS(plan->narrow, plan->count, load_u8, store_u8);
 }
 
 /* ---- group geometry ------------------------------------------------------ */
@@ -330,8 +413,8 @@ static void fill_nan(float *dst, int64_t n) {
 
 /* Decode one block column at a time: unpack it into N one-block base rows
  * (row data + block) and let the base codec decode each of them. */
-static void il_dequantize(const lq_il_layout *L, const void *src, float *dst,
-                          int64_t ncols) {
+static void il_dequantize(const lq_il_layout *L, const lq_il_plan *plan, const void *src,
+                          float *dst, int64_t ncols) {
     const group_shape s = shape_of(L->type, ncols);
     const lq_codec *base_codec = lq_codec_find(s.base_type);
     const size_t mini_row = s.base_meta + s.block_bytes;
@@ -350,7 +433,10 @@ static void il_dequantize(const lq_il_layout *L, const void *src, float *dst,
         base[k] = column + k * mini_row + s.base_meta;
     }
     for (int64_t ib = 0; ib < s.blocks; ib++) {
-        unpack_column(L, s.rows, inter_block(in, &s, ib), base);
+        if (plan)
+            unpack_column_planned(plan, inter_block(in, &s, ib), base);
+        else
+            unpack_column(L, s.rows, inter_block(in, &s, ib), base);
         for (int k = 0; k < s.rows; k++)
             base_codec->dequantize(column + k * mini_row,
                                    dst + k * ncols + ib * s.block_size,
@@ -446,7 +532,8 @@ static int bf16_r16_quantize(const float *src, void *dst, int64_t ncols,
         return il_quantize(&(layout), src, dst, ncols, imatrix);               \
     }                                                                          \
     static void name##_dequantize(const void *src, float *dst, int64_t ncols) { \
-        il_dequantize(&(layout), src, dst, ncols);                             \
+        pthread_once(&name##_once, name##_compile);                            \
+        il_dequantize(&(layout), name##_plan, src, dst, ncols);                \
     }                                                                          \
     static void name##_repack(const void *src, void *dst, int64_t ncols) {     \
         il_repack(&(layout), src, dst, ncols);                                 \
