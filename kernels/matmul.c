@@ -151,8 +151,10 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
             if (p->panel.group_decode && p->info->interleave <= 16)
                 p->panel.group_gemv = lq_group_gemv_at(level);
         }
-        if (p->source == ROWS_DIRECT && ncols % LQ_PANEL_K == 0)
-            p->panel.gemv = lq_panel_gemv_simd(wtype, level);
+        /* an interleaved type without a group GEMV unpacks each group and
+         * runs its base type's fused GEMV on the rows */
+        if (ncols % LQ_PANEL_K == 0 && !p->panel.group_gemv)
+            p->panel.gemv = lq_panel_gemv_simd(packed_type, level);
         p->panel.tile = lq_tile_kernel_for(level, packed_type);
         p->panel.chunks = lq_panel_chunks(ncols);
     }
@@ -516,6 +518,23 @@ static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
     }
 }
 
+/* One vector, an interleaved type: each group unpacked into the thread's
+ * scratch (where decode_rows would put it), then its base type's GEMV. */
+static void unpacked_gemv(const matmul_job *job, int ithread, int nthreads) {
+    const plan *p = job->p;
+    const int64_t interleave = p->info->interleave;
+    const int64_t block = panel_block_rows(p, 1);
+    uint8_t *unpacked = (uint8_t *)job->ctx->scratch[ithread] +
+                        block * p->panel.chunks * (int64_t)sizeof(lq_panel_chunk);
+    int64_t begin, end;
+    split_range(job->nrows / interleave, ithread, nthreads, &begin, &end);
+    for (int64_t g = begin; g < end; g++) {
+        p->codec->unpack(job->w + g * p->group_bytes, unpacked, job->ncols);
+        p->panel.gemv(unpacked, p->row_bytes, interleave, p->panel.chunks, job->ctx->act,
+                      p->panel.decoder->has_offset, job->y + g * interleave);
+    }
+}
+
 static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     const plan *p = job->p;
@@ -526,6 +545,10 @@ static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
                              p->group_bytes, end - begin, (int)p->info->interleave, job->ncols,
                              job->ctx->act, p->panel.decoder->has_offset,
                              job->y + begin * p->info->interleave);
+        return;
+    }
+    if (job->n == 1 && p->panel.gemv && p->source == ROWS_UNPACKED) {
+        unpacked_gemv(job, ithread, nthreads);
         return;
     }
     if (job->n == 1 && p->panel.gemv) {
