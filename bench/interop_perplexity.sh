@@ -17,7 +17,8 @@ shared=${LQ_SHARED_DIR:-$here/../../shared}
 build=${1:?usage: $0 BUILD_DIR [-m MODEL]... [-c CHUNKS] [TYPE...]}
 shift
 quant=$build/tools/quant
-peer=$shared/peer/bin/llama-perplexity
+# PEER_PERPLEXITY: another build of the reference (an AVX2-only machine, see sbs_native.sh)
+peer=${PEER_PERPLEXITY:-$shared/peer/bin/llama-perplexity}
 text=$shared/text/test.txt
 chunks=4
 threads=2
