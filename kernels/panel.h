@@ -168,6 +168,9 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
 extern const int lq_panel_decoders_avx2_legacy_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
 extern const int lq_panel_decoders_avx2_kquants_count;
+/* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
+extern const int lq_panel_decoders_avx2_groups_count;
 
 /* The SIMD group decoder of an interleaved type at `level` or below, or
  * NULL. */
