@@ -168,6 +168,9 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
 extern const int lq_panel_decoders_avx2_legacy_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
 extern const int lq_panel_decoders_avx2_kquants_count;
+/* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
+extern const int lq_panel_decoders_avx2_groups_count;
 
 /* The SIMD group decoder of an interleaved type at `level` or below, or
  * NULL. */
@@ -183,10 +186,11 @@ typedef void (*lq_group_gemv_fn)(lq_panel_group_decode_fn decode, const uint8_t 
 void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,
                           int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
                           const lq_act_chunk *a, bool has_offset, float *y);
-void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *groups,
-                        int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
-                        const lq_act_chunk *a, bool has_offset, float *y);
-/* The group GEMV of `level`, or NULL (scalar). */
-lq_group_gemv_fn lq_group_gemv_at(lq_simd_level level);
+/* AVX2: the arithmetic of the tile for the base type `type`'s levels
+ * (lq_tile_kernel_for), so that one vector gets the same bits as in a tile */
+lq_group_gemv_fn lq_group_gemv_avx2_for(int type);
+/* The group GEMV of `level` for groups of base type `type`, or NULL
+ * (scalar). */
+lq_group_gemv_fn lq_group_gemv_for(lq_simd_level level, int type);
 
 #endif /* LIBQUANT_PANEL_H */

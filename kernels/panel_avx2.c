@@ -145,9 +145,10 @@ lq_tile_fn lq_tile_avx2_for(int type) {
 
 enum { MAX_GROUP_ROWS = 16 };
 
-AVX2 void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *groups,
-                             int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
-                             const lq_act_chunk *a, bool has_offset, float *y) {
+/* lowest as in lq_chunk_dot_avx2: a constant in each instance below */
+AVX2 AVX2_INLINE void group_gemv(lq_panel_group_decode_fn decode, const uint8_t *groups,
+                                 int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,
+                                 const lq_act_chunk *a, bool has_offset, float *y, int lowest) {
     const int64_t nchunks = lq_panel_chunks(ncols);
     lq_panel_chunk chunk[MAX_GROUP_ROWS];
     for (int64_t g = 0; g < ngroups; g++) {
@@ -157,11 +158,33 @@ AVX2 void lq_group_gemv_avx2(lq_panel_group_decode_fn decode, const uint8_t *gro
         for (int64_t c = 0; c < nchunks; c++) {
             decode(groups + g * group_bytes, ncols, c, chunk, 1);
             for (int k = 0; k < rows; k++)
-                sum[k] = lq_chunk_dot_avx2(&chunk[k], &a[c], has_offset, LQ_LEVELS_WIDE, sum[k]);
+                sum[k] = lq_chunk_dot_avx2(&chunk[k], &a[c], has_offset, lowest, sum[k]);
         }
         for (int k = 0; k < rows; k++)
             y[g * rows + k] = lq_reduce_avx2(sum[k]);
     }
+}
+
+#define GROUP_GEMV(name, lowest)                                                              \
+    AVX2 static void name(lq_panel_group_decode_fn decode, const uint8_t *groups,            \
+                          int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,     \
+                          const lq_act_chunk *a, bool has_offset, float *y) {                \
+        group_gemv(decode, groups, group_bytes, ngroups, rows, ncols, a, has_offset, y,      \
+                   lowest);                                                                  \
+    }
+GROUP_GEMV(group_gemv_wide, LQ_LEVELS_WIDE)
+GROUP_GEMV(group_gemv_from_0, 0)
+GROUP_GEMV(group_gemv_from_minus_4, -4)
+GROUP_GEMV(group_gemv_from_minus_8, -8)
+GROUP_GEMV(group_gemv_from_minus_12, -12)
+GROUP_GEMV(group_gemv_from_minus_16, -16)
+
+lq_group_gemv_fn lq_group_gemv_avx2_for(int type) {
+    static const lq_group_gemv_fn by_lowest[5] = {group_gemv_from_0, group_gemv_from_minus_4,
+                                                  group_gemv_from_minus_8, group_gemv_from_minus_12,
+                                                  group_gemv_from_minus_16};
+    const int lowest = lq_avx2_levels_lowest(type);
+    return lowest == LQ_LEVELS_WIDE ? group_gemv_wide : by_lowest[-lowest / 4];
 }
 
 /* ---- activations --------------------------------------------------------- */

@@ -172,15 +172,43 @@ AVX2 AVX2_INLINE void lq_nibble_blocks_avx2(const uint8_t *qs, int stride, __m25
                         &r[2 * a + 1]);
 }
 
+/* A 4 x 4 transpose of dwords in each 128-bit lane: dword j of out[i] is
+ * dword i of in[j], lane by lane. */
+AVX2 AVX2_INLINE void lq_transpose4_epi32_avx2(const __m256i in[4], __m256i out[4]) {
+    const __m256i t0 = _mm256_unpacklo_epi32(in[0], in[1]), t1 = _mm256_unpackhi_epi32(in[0], in[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(in[2], in[3]), t3 = _mm256_unpackhi_epi32(in[2], in[3]);
+    out[0] = _mm256_unpacklo_epi64(t0, t2);
+    out[1] = _mm256_unpackhi_epi64(t0, t2);
+    out[2] = _mm256_unpacklo_epi64(t1, t3);
+    out[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
 /* r (see above) -> the lane order of half h: step s is dword s of each
  * group, group i + 4 k in lane k's dword i. */
 AVX2 AVX2_INLINE void lq_store_half_avx2(lq_panel_chunk *out, int h, const __m256i r[4]) {
-    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-    const __m256i step[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
-                             _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    __m256i step[4];
+    lq_transpose4_epi32_avx2(r, step);
     for (int s = 0; s < 4; s++)
         _mm256_store_si256((__m256i *)(void *)(out->level + 64 * s + 32 * h), step[s]);
+}
+
+/* The bits of every byte of x at `from` moved to `to` and masked by mask
+ * (the bits of the field stay inside their byte: 0 <= from, to <= 7). */
+AVX2 AVX2_INLINE __m256i lq_move_bits_avx2(__m256i x, int from, int to, int mask) {
+    const __m256i moved = from < to ? _mm256_slli_epi16(x, to - from)
+                          : from > to ? _mm256_srli_epi16(x, from - to) : x;
+    return _mm256_and_si256(moved, _mm256_set1_epi8((char)mask));
+}
+
+/* mxfp4: 2^(e - 128) from E8M0 exponents e (int32 lanes): the bits e << 23
+ * are 2^(e - 127) (halved exactly, down to the subnormal 2^-127), except
+ * e = 0 (2^-128) and e = 255 (2^127) */
+AVX2 AVX2_INLINE __m256 lq_e8m0_avx2(__m256i e) {
+    __m256 scale = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(e, 23)), _mm256_set1_ps(0.5f));
+    scale = _mm256_blendv_ps(scale, _mm256_set1_ps(0x1p-128f),
+                             _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256())));
+    return _mm256_blendv_ps(scale, _mm256_set1_ps(0x1p127f),
+                            _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_set1_epi32(255))));
 }
 
 /* iq4_nl's values (iq4_nl, iq4_xs) in both lanes, for vpshufb. */

@@ -113,17 +113,10 @@ AVX2 AVX2_INLINE __m256 f16_blocks(const uint8_t *first, int stride) {
     return _mm256_cvtph_ps(h);
 }
 
-/* mxfp4: 2^(e - 128) from the E8M0 byte e: the bits e << 23 are 2^(e - 127)
- * (halved exactly, down to the subnormal 2^-127), except e = 0 (2^-128)
- * and e = 255 (2^127) */
+/* mxfp4: the E8M0 scales of 8 blocks (lq_e8m0_avx2) */
 AVX2 AVX2_INLINE __m256 e8m0_blocks(const uint8_t *b, int stride) {
-    const __m256i e = _mm256_setr_epi32(b[0], b[stride], b[2 * stride], b[3 * stride],
-                                        b[4 * stride], b[5 * stride], b[6 * stride], b[7 * stride]);
-    __m256 scale = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(e, 23)), _mm256_set1_ps(0.5f));
-    scale = _mm256_blendv_ps(scale, _mm256_set1_ps(0x1p-128f),
-                             _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256())));
-    return _mm256_blendv_ps(scale, _mm256_set1_ps(0x1p127f),
-                            _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_set1_epi32(255))));
+    return lq_e8m0_avx2(_mm256_setr_epi32(b[0], b[stride], b[2 * stride], b[3 * stride],
+                                          b[4 * stride], b[5 * stride], b[6 * stride], b[7 * stride]));
 }
 
 AVX2 AVX2_INLINE void block_scales(const block_format *f, const uint8_t *b, lq_panel_chunk *out) {

@@ -58,14 +58,14 @@ lq_tile_kernel lq_tile_kernel_for(lq_simd_level level, int type) {
     return lq_tile_kernel_at(level);
 }
 
-lq_group_gemv_fn lq_group_gemv_at(lq_simd_level level) {
+lq_group_gemv_fn lq_group_gemv_for(lq_simd_level level, int type) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512)
         return lq_group_gemv_avx512;
     if (level >= LQ_SIMD_AVX2)
-        return lq_group_gemv_avx2;
+        return lq_group_gemv_avx2_for(type);
 #else
-    (void)level;
+    (void)level, (void)type;
 #endif
     return NULL;
 }
