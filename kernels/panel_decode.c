@@ -301,6 +301,7 @@ static const scalar_table scalar_tables[] = {
     {decoders, &decoders_count},
     {lq_panel_decoders_iqk, &lq_panel_decoders_iqk_count},
     {lq_panel_decoders_trellis, &lq_panel_decoders_trellis_count},
+    {lq_panel_decoders_lattice, &lq_panel_decoders_lattice_count},
 };
 
 const lq_panel_decoder *lq_panel_decoder_find(int type) {
