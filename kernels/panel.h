@@ -170,6 +170,9 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
 extern const int lq_panel_decoders_avx2_legacy_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
 extern const int lq_panel_decoders_avx2_kquants_count;
+/* AVX2 decoders of the lattice i-quants and Bitnet (panel_avx2_lattice.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_lattice[];
+extern const int lq_panel_decoders_avx2_lattice_count;
 
 /* The SIMD group decoder of an interleaved type at `level` or below, or
  * NULL. */

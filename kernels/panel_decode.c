@@ -328,6 +328,7 @@ static const simd_table simd_tables[] = {
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_trellis, &lq_panel_decoders_avx2_trellis_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_legacy, &lq_panel_decoders_avx2_legacy_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_kquants, &lq_panel_decoders_avx2_kquants_count},
+    {LQ_SIMD_AVX2, lq_panel_decoders_avx2_lattice, &lq_panel_decoders_avx2_lattice_count},
 };
 enum { SIMD_TABLES = sizeof simd_tables / sizeof simd_tables[0] };
 
