@@ -8,9 +8,9 @@
  * Half h of a chunk is built as panel_avx2.h's natural-order registers:
  * r[i] holds 16-group g = 8 h + i in its low 128-bit lane and g + 4 in its
  * high one. A 16-group is two grid points of 8 coordinates (iq2, iq1) or
- * four of 4 (iq3), so a register is one gather of four 64-bit or eight
- * 32-bit grid entries (vpgatherdq / vpgatherdd from the static tables),
- * whose indices come from scalar loads of the block bytes. Sign bits, one
+ * four of 4 (iq3), so a register is four 64-bit or eight 32-bit entries
+ * of the static grid tables, loaded one by one at indices read from the
+ * block bytes and inserted. Sign bits, one
  * byte per 8 weights, are spread over their weights' bytes by vpshufb,
  * tested against the bit of each byte and applied as (x ^ m) - m. The
  * 7-bit sign codes (iq2_xxs, iq2_xs, iq3_xxs) get their parity bit four at
@@ -19,8 +19,6 @@
 #include "panel.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <string.h>
-
 #include "common.h"
 #include "lattice_grids.h"
 #include "panel_avx2.h"
@@ -66,23 +64,45 @@ static inline uint32_t half_pair(uint32_t a, uint32_t b, int u) {
     return (a >> (16 * u) & 0xffffu) | (b >> (16 * u)) << 16;
 }
 
-/* ---- gathers -------------------------------------------------------------- */
+/* ---- grid points ---------------------------------------------------------
+ * By scalar loads and inserts: on Zen 3 these beat vpgatherdq / vpgatherdd
+ * (iq3_xxs's GEMV ran twice as fast). */
 
 /* Four 8-byte grid points: two per lane. */
-AVX2 AVX2_INLINE __m256i gather8(const uint64_t *grid, int i0, int i1, int i2, int i3) {
-    return _mm256_i32gather_epi64((const long long *)(const void *)grid,
-                                  _mm_setr_epi32(i0, i1, i2, i3), 8);
+AVX2 AVX2_INLINE __m256i points8(const uint64_t *grid, int i0, int i1, int i2, int i3) {
+    const __m128i lo = _mm_insert_epi64(_mm_cvtsi64_si128((long long)grid[i0]), (long long)grid[i1], 1);
+    const __m128i hi = _mm_insert_epi64(_mm_cvtsi64_si128((long long)grid[i2]), (long long)grid[i3], 1);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
-/* Eight 4-byte grid points: four per lane. */
-AVX2 AVX2_INLINE __m256i gather4(const uint32_t *grid, __m256i index) {
-    return _mm256_i32gather_epi32((const int *)(const void *)grid, index, 4);
+/* The 4-byte points of indices a[0..3] (low lane) and b[0..3] (high). */
+AVX2 AVX2_INLINE __m256i points4(const uint32_t *grid, const int32_t *a, const int32_t *b) {
+    __m128i lo = _mm_cvtsi32_si128((int)grid[a[0]]), hi = _mm_cvtsi32_si128((int)grid[b[0]]);
+    for (int j = 1; j < 4; j++) {
+        lo = _mm_insert_epi32(lo, (int)grid[a[j]], j);
+        hi = _mm_insert_epi32(hi, (int)grid[b[j]], j);
+    }
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
-/* Indices 4 g .. 4 g + 3 and 4 g + 16 .. 4 g + 19 from the bytes at q. */
-AVX2 AVX2_INLINE __m256i point_bytes(const uint8_t *q, int g) {
-    const uint64_t both = (uint64_t)lq_load_u32(q + 4 * g) | (uint64_t)lq_load_u32(q + 4 * g + 16) << 32;
-    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)both));
+/* The same for index bytes. */
+AVX2 AVX2_INLINE __m256i points4_u8(const uint32_t *grid, const uint8_t *a, const uint8_t *b) {
+    __m128i lo = _mm_cvtsi32_si128((int)grid[a[0]]), hi = _mm_cvtsi32_si128((int)grid[b[0]]);
+    for (int j = 1; j < 4; j++) {
+        lo = _mm_insert_epi32(lo, (int)grid[a[j]], j);
+        hi = _mm_insert_epi32(hi, (int)grid[b[j]], j);
+    }
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* Eight indices: the bytes at q plus (u >> shift) & mask << 8 per lane,
+ * for the index arrays of the types with high index bits (computed a
+ * chunk at a time before the points are loaded). */
+AVX2 AVX2_INLINE void indices8(const uint8_t *q, uint32_t u, __m256i shift, int mask, int32_t *out) {
+    const __m256i low = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)q));
+    const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)u), shift),
+                                          _mm256_set1_epi32(mask));
+    _mm256_store_si256((__m256i *)(void *)out, _mm256_or_si256(low, _mm256_slli_epi32(high, 8)));
 }
 
 /* ---- scales --------------------------------------------------------------- */
@@ -125,7 +145,7 @@ AVX2 AVX2_INLINE void decode_iq2_xxs(const uint8_t *row, int64_t chunk, int coun
             /* group 8 h + i is points 2 u, 2 u + 1 of block a, g + 4 of a + 2 */
             const int a = 4 * h + i / 2, u = i % 2;
             const uint8_t *qa = w + 2 + 8 * a + 2 * u, *qb = qa + 16;
-            r[i] = with_signs(gather8(lq_iq2xxs_grid, qa[0], qa[1], qb[0], qb[1]),
+            r[i] = with_signs(points8(lq_iq2xxs_grid, qa[0], qa[1], qb[0], qb[1]),
                               sign_masks(half_pair(signs[a], signs[a + 2], u)));
         }
         lq_store_half_avx2(out, h, r);
@@ -148,7 +168,7 @@ AVX2 AVX2_INLINE void decode_iq2_xs(const uint8_t *row, int64_t chunk, int count
             const unsigned q0 = lq_load_u16(q), q1 = lq_load_u16(q + 2);
             const unsigned q2 = lq_load_u16(q + 16), q3 = lq_load_u16(q + 18);
             const uint32_t s = parity_signs((q0 >> 9) | (q1 >> 9) << 8 | (q2 >> 9) << 16 | (q3 >> 9) << 24);
-            r[i] = with_signs(gather8(lq_iq2xs_grid, (int)(q0 & 511), (int)(q1 & 511),
+            r[i] = with_signs(points8(lq_iq2xs_grid, (int)(q0 & 511), (int)(q1 & 511),
                                       (int)(q2 & 511), (int)(q3 & 511)),
                               sign_masks(s));
         }
@@ -167,15 +187,16 @@ AVX2 AVX2_INLINE void decode_iq2_xs(const uint8_t *row, int64_t chunk, int count
 AVX2 AVX2_INLINE void decode_iq2_s(const uint8_t *row, int64_t chunk, int count,
                                    lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 82;
+    /* point 8 m + j: bits 2 j of the u16 at 66 + 2 m */
+    _Alignas(32) int32_t index[SUPER / 8];
+    const __m256i shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int m = 0; m < 4; m++)
+        indices8(w + 2 + 8 * m, lq_load_u16(w + 66 + 2 * m), shifts, 3, index + 8 * m);
     for (int h = 0; h < 2; h++) {
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
-            const int g = 8 * h + i, p = 2 * g;
-            /* the high bits of points 2 g, 2 g + 1 are bits 4 (g % 2) .. of
-             * byte g / 2; those of 2 g + 8, 2 g + 9 of byte g / 2 + 2 */
-            const unsigned ha = w[66 + g / 2] >> (4 * (g % 2)), hb = w[68 + g / 2] >> (4 * (g % 2));
-            r[i] = with_signs(gather8(lq_iq2s_grid, w[2 + p] | (ha & 3) << 8, w[3 + p] | (ha >> 2 & 3) << 8,
-                                      w[10 + p] | (hb & 3) << 8, w[11 + p] | (hb >> 2 & 3) << 8),
+            const int p = 2 * (8 * h + i);
+            r[i] = with_signs(points8(lq_iq2s_grid, index[p], index[p + 1], index[p + 8], index[p + 9]),
                               sign_masks(lq_load_u16(w + 34 + p) | (uint32_t)lq_load_u16(w + 42 + p) << 16));
         }
         lq_store_half_avx2(out, h, r);
@@ -204,7 +225,7 @@ AVX2 AVX2_INLINE void decode_iq3_xxs(const uint8_t *row, int64_t chunk, int coun
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
             const int g = 8 * h + i, a = g / 2, u = g % 2;
-            r[i] = with_signs(gather4(lq_iq3xxs_grid, point_bytes(w + 2, g)),
+            r[i] = with_signs(points4_u8(lq_iq3xxs_grid, w + 2 + 4 * g, w + 18 + 4 * g),
                               sign_masks(half_pair(signs[a], signs[a + 2], u)));
         }
         lq_store_half_avx2(out, h, r);
@@ -224,19 +245,17 @@ AVX2 AVX2_INLINE void decode_iq3_xxs(const uint8_t *row, int64_t chunk, int coun
 AVX2 AVX2_INLINE void decode_iq3_s(const uint8_t *row, int64_t chunk, int count,
                                    lq_panel_chunk *out) {
     const uint8_t *w = row + chunk * 110;
-    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    /* the 64 nine-bit indices first: point 8 k + j takes bit j of qh byte k */
+    _Alignas(32) int32_t index[SUPER / 4];
+    const __m256i bits = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int k = 0; k < 8; k++)
+        indices8(w + 2 + 8 * k, w[66 + k], bits, 1, index + 8 * k);
     for (int h = 0; h < 2; h++) {
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
+            /* points 4 g .. 4 g + 3 and 4 g + 16 .. 4 g + 19 */
             const int g = 8 * h + i;
-            /* points 4 g .. 4 g + 3: bits 4 (g % 2) .. of qh byte g / 2;
-             * 4 g + 16 ..: of byte g / 2 + 2 */
-            const unsigned high = (w[66 + g / 2] >> (4 * (g % 2)) & 15) |
-                                  (w[68 + g / 2] >> (4 * (g % 2)) & 15) << 4;
-            const __m256i set = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)high), bit), bit);
-            const __m256i index = _mm256_or_si256(point_bytes(w + 2, g),
-                                                  _mm256_and_si256(set, _mm256_set1_epi32(256)));
-            r[i] = with_signs(gather4(lq_iq3s_grid, index),
+            r[i] = with_signs(points4(lq_iq3s_grid, index + 4 * g, index + 4 * g + 16),
                               sign_masks(lq_load_u16(w + 74 + 2 * g) |
                                          (uint32_t)lq_load_u16(w + 82 + 2 * g) << 16));
         }
@@ -270,15 +289,17 @@ AVX2 AVX2_INLINE void decode_iq1_s(const uint8_t *row, int64_t chunk, int count,
         qh[ib] = lq_load_u16(w + 34 + 2 * ib);
         l[ib] = (int32_t)(2 * (qh[ib] >> 12 & 7) + 1);
     }
+    /* point 8 m + j: bits 3 (j % 4) of the u16 at 34 + 4 m + 2 (j / 4) */
+    _Alignas(32) int32_t index[SUPER / 8];
+    const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 16, 19, 22, 25);
+    for (int m = 0; m < 4; m++)
+        indices8(w + 2 + 8 * m, lq_load_u32(w + 34 + 4 * m), shifts, 7, index + 8 * m);
     for (int h = 0; h < 2; h++) {
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
             /* points 2 u, 2 u + 1 of block a (low lane) and of a + 2 */
-            const int a = 4 * h + i / 2, u = i % 2;
-            const unsigned ha = qh[a] >> (6 * u), hb = qh[a + 2] >> (6 * u);
-            const uint8_t *qa = w + 2 + 4 * a + 2 * u, *qb = qa + 8;
-            const __m256i c = gather8(lq_iq1s_grid, qa[0] | (ha & 7) << 8, qa[1] | (ha >> 3 & 7) << 8,
-                                      qb[0] | (hb & 7) << 8, qb[1] | (hb >> 3 & 7) << 8);
+            const int a = 4 * h + i / 2, u = i % 2, p = 4 * a + 2 * u;
+            const __m256i c = points8(lq_iq1s_grid, index[p], index[p + 1], index[p + 8], index[p + 9]);
             const __m128i sa = _mm_set1_epi8(qh[a] & 0x8000u ? -1 : 1);
             const __m128i sb = _mm_set1_epi8(qh[a + 2] & 0x8000u ? -1 : 1);
             r[i] = iq1_levels(c, _mm256_inserti128_si256(_mm256_castsi128_si256(sa), sb, 1));
@@ -307,14 +328,17 @@ AVX2 AVX2_INLINE void decode_iq1_m(const uint8_t *row, int64_t chunk, int count,
                                             1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
     const long long bit3 = 0x0808080808080808ll, bit7 = (long long)0x8080808080808080ull;
     const __m256i shift_bit = _mm256_setr_epi64x(bit3, bit7, bit3, bit7);
+    /* point 8 m + j: bits 4 j of the u32 at 32 + 4 m */
+    _Alignas(32) int32_t index[SUPER / 8];
+    const __m256i nibble = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    for (int m = 0; m < 4; m++)
+        indices8(w + 8 * m, lq_load_u32(w + 32 + 4 * m), nibble, 7, index + 8 * m);
     for (int h = 0; h < 2; h++) {
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
-            const int g = 8 * h + i;
+            const int g = 8 * h + i, p = 2 * g;
             const unsigned ha = w[32 + g], hb = w[36 + g];
-            const uint8_t *qa = w + 2 * g, *qb = qa + 8;
-            const __m256i c = gather8(lq_iq1s_grid, qa[0] | (ha & 7) << 8, qa[1] | (ha >> 4 & 7) << 8,
-                                      qb[0] | (hb & 7) << 8, qb[1] | (hb >> 4 & 7) << 8);
+            const __m256i c = points8(lq_iq1s_grid, index[p], index[p + 1], index[p + 8], index[p + 9]);
             const __m256i hbytes = _mm256_shuffle_epi8(_mm256_set1_epi16((short)(ha | hb << 8)), spread);
             /* -1 where the shift bit is set, else +1 */
             const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hbytes, shift_bit), shift_bit);
@@ -364,28 +388,34 @@ AVX2 AVX2_INLINE void decode_iq2_bn(const uint8_t *row, int64_t chunk, int count
  * five trits in each of bytes 3 i .. 3 i + 2 and weight 15 as trit i of
  * byte 12. A trit t of a byte: (3 (byte x 3^(4 - t) mod 256)) >> 8, the
  * scalar decoder's (v + v / 2) >> 7; bytes multiplied in 16-bit lanes, the
- * even and the odd ones apart. */
+ * even and the odd ones apart. Every 16-byte load stays within the
+ * chunk's 52 bytes: the last block's is taken 3 bytes early. */
 AVX2 AVX2_INLINE void decode_iq1_bn(const uint8_t *row, int64_t chunk, int count,
                                     lq_panel_chunk *out) {
-    uint8_t blocks[4 * 13 + 12];
-    memcpy(blocks, row + 2 + chunk * 52, 52);
-    memset(blocks + 52, 0, sizeof blocks - 52);
-    const __m256i low_byte = _mm256_set1_epi16(0xff);
+    const uint8_t *b = row + 2 + chunk * 52;
+    const __m256i low_byte = _mm256_set1_epi16(0xff), three = _mm256_set1_epi16(3);
     for (int h = 0; h < 2; h++) {
-        const __m256i q = lq_load_pair_avx2(blocks + 26 * h, blocks + 26 * h + 13);
+        const int back = 3 * h; /* block 2 h + 1 loaded from 13 - back */
+        const __m256i q = lq_load_pair_avx2(b + 26 * h, b + 26 * h + 13 - back);
+        const __m256i lift = _mm256_setr_epi32(0, 0, 0, 0, back * 0x01010101, back * 0x01010101,
+                                               back * 0x01010101, back * 0x01010101);
         __m256i r[4];
         for (int i = 0; i < 4; i++) {
             const char b0 = (char)(3 * i), b1 = (char)(3 * i + 1), b2 = (char)(3 * i + 2);
-            const __m128i pick = _mm_setr_epi8(b0, b0, b0, b0, b0, b1, b1, b1, b1, b1, b2, b2, b2, b2, b2, 12);
-            const __m256i x = _mm256_shuffle_epi8(q, _mm256_broadcastsi128_si256(pick));
-            static const uint8_t last[4] = {81, 27, 9, 3};
-            const __m128i mul = _mm_setr_epi8(81, 27, 9, 3, 1, 81, 27, 9, 3, 1, 81, 27, 9, 3, 1, (char)last[i]);
-            const __m256i m = _mm256_broadcastsi128_si256(mul);
+            const __m256i pick = _mm256_add_epi8(
+                _mm256_broadcastsi128_si256(
+                    _mm_setr_epi8(b0, b0, b0, b0, b0, b1, b1, b1, b1, b1, b2, b2, b2, b2, b2, 12)),
+                lift);
+            const __m256i x = _mm256_shuffle_epi8(q, pick);
+            /* 3^(4 - t) for the five trits of each byte, then trit i of byte 12 */
+            const char last = (char)(i == 0 ? 81 : i == 1 ? 27 : i == 2 ? 9 : 3);
+            const __m256i m = _mm256_broadcastsi128_si256(
+                _mm_setr_epi8(81, 27, 9, 3, 1, 81, 27, 9, 3, 1, 81, 27, 9, 3, 1, last));
             const __m256i even = _mm256_and_si256(_mm256_mullo_epi16(x, m), low_byte);
             const __m256i odd = _mm256_and_si256(
                 _mm256_mullo_epi16(_mm256_srli_epi16(x, 8), _mm256_srli_epi16(m, 8)), low_byte);
-            const __m256i te = _mm256_srli_epi16(_mm256_mullo_epi16(even, _mm256_set1_epi16(3)), 8);
-            const __m256i to = _mm256_srli_epi16(_mm256_mullo_epi16(odd, _mm256_set1_epi16(3)), 8);
+            const __m256i te = _mm256_srli_epi16(_mm256_mullo_epi16(even, three), 8);
+            const __m256i to = _mm256_srli_epi16(_mm256_mullo_epi16(odd, three), 8);
             r[i] = _mm256_sub_epi8(_mm256_or_si256(te, _mm256_slli_epi16(to, 8)), _mm256_set1_epi8(1));
         }
         lq_store_half_avx2(out, h, r);
