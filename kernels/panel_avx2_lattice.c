@@ -77,22 +77,14 @@ AVX2 AVX2_INLINE __m256i points8(const uint64_t *grid, int i0, int i1, int i2, i
 
 /* The 4-byte points of indices a[0..3] (low lane) and b[0..3] (high). */
 AVX2 AVX2_INLINE __m256i points4(const uint32_t *grid, const int32_t *a, const int32_t *b) {
-    __m128i lo = _mm_cvtsi32_si128((int)grid[a[0]]), hi = _mm_cvtsi32_si128((int)grid[b[0]]);
-    for (int j = 1; j < 4; j++) {
-        lo = _mm_insert_epi32(lo, (int)grid[a[j]], j);
-        hi = _mm_insert_epi32(hi, (int)grid[b[j]], j);
-    }
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    return _mm256_setr_epi32((int)grid[a[0]], (int)grid[a[1]], (int)grid[a[2]], (int)grid[a[3]],
+                             (int)grid[b[0]], (int)grid[b[1]], (int)grid[b[2]], (int)grid[b[3]]);
 }
 
 /* The same for index bytes. */
 AVX2 AVX2_INLINE __m256i points4_u8(const uint32_t *grid, const uint8_t *a, const uint8_t *b) {
-    __m128i lo = _mm_cvtsi32_si128((int)grid[a[0]]), hi = _mm_cvtsi32_si128((int)grid[b[0]]);
-    for (int j = 1; j < 4; j++) {
-        lo = _mm_insert_epi32(lo, (int)grid[a[j]], j);
-        hi = _mm_insert_epi32(hi, (int)grid[b[j]], j);
-    }
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    return _mm256_setr_epi32((int)grid[a[0]], (int)grid[a[1]], (int)grid[a[2]], (int)grid[a[3]],
+                             (int)grid[b[0]], (int)grid[b[1]], (int)grid[b[2]], (int)grid[b[3]]);
 }
 
 /* Eight indices: the bytes at q plus (u >> shift) & mask << 8 per lane,
