@@ -70,14 +70,16 @@ typedef struct lq_panel_decoder {
 void lq_panel_lane_order(int8_t *level);
 
 /* The IQK family's scalar decoders (panel_decode_iqk.c), the trellis
- * types' (panel_decode_trellis.c). */
+ * types' (panel_decode_trellis.c), the lattice i-quants' and Bitnet's
+ * (panel_decode_lattice.c). */
+extern const lq_panel_decoder lq_panel_decoders_lattice[];
+extern const int lq_panel_decoders_lattice_count;
 extern const lq_panel_decoder lq_panel_decoders_iqk[];
 extern const int lq_panel_decoders_iqk_count;
 extern const lq_panel_decoder lq_panel_decoders_trellis[];
 extern const int lq_panel_decoders_trellis_count;
 
-/* The scalar decoder of a type (panel_decode.c, panel_decode_iqk.c), or
- * NULL. */
+/* The scalar decoder of a type (panel_decode*.c), or NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */
 lq_panel_decode_fn lq_panel_decode_simd(int type, lq_simd_level level);
@@ -171,6 +173,9 @@ extern const int lq_panel_decoders_avx2_kquants_count;
 /* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
 extern const int lq_panel_decoders_avx2_groups_count;
+/* AVX2 decoders of the lattice i-quants and Bitnet (panel_avx2_lattice.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx2_lattice[];
+extern const int lq_panel_decoders_avx2_lattice_count;
 
 /* The SIMD group decoder of an interleaved type at `level` or below, or
  * NULL. */

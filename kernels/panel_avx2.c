@@ -13,15 +13,18 @@
 #include "panel.h"
 
 /* The narrow formats and their lowest level: the ranges of the scalar
- * decoders' levels (panel_decode.c), each at most 32 values, which
- * tests/test_kernels.c checks on random blocks. */
+ * decoders' levels (panel_decode*.c), each at most 32 values, which
+ * tests/test_kernels.c checks on random blocks. The lowest level is one of
+ * the tiles' (0, -4, .., -16), below the true lowest where that differs:
+ * iq1_s and iq1_m have -9 .. 9, iq3_s -15 .. 15, the Bitnet types -1 .. 2. */
 typedef struct narrow_format {
     int type, lowest;
 } narrow_format;
 static const narrow_format narrow_formats[] = {
-    {LQ_TYPE_Q4_0, -8}, {LQ_TYPE_Q4_1, 0},  {LQ_TYPE_Q5_0, -16}, {LQ_TYPE_Q5_1, 0},
-    {LQ_TYPE_Q2_K, 0},  {LQ_TYPE_Q3_K, -4}, {LQ_TYPE_Q4_K, 0},   {LQ_TYPE_Q5_K, 0},
-    {LQ_TYPE_MXFP4, -12},
+    {LQ_TYPE_Q4_0, -8},   {LQ_TYPE_Q4_1, 0},    {LQ_TYPE_Q5_0, -16},  {LQ_TYPE_Q5_1, 0},
+    {LQ_TYPE_Q2_K, 0},    {LQ_TYPE_Q3_K, -4},   {LQ_TYPE_Q4_K, 0},    {LQ_TYPE_Q5_K, 0},
+    {LQ_TYPE_MXFP4, -12}, {LQ_TYPE_IQ1_S, -12}, {LQ_TYPE_IQ1_M, -12}, {LQ_TYPE_IQ3_S, -16},
+    {LQ_TYPE_IQ1_BN, -4}, {LQ_TYPE_IQ2_BN, -4},
 };
 
 int lq_avx2_levels_lowest(int type) {

@@ -301,6 +301,7 @@ static const scalar_table scalar_tables[] = {
     {decoders, &decoders_count},
     {lq_panel_decoders_iqk, &lq_panel_decoders_iqk_count},
     {lq_panel_decoders_trellis, &lq_panel_decoders_trellis_count},
+    {lq_panel_decoders_lattice, &lq_panel_decoders_lattice_count},
 };
 
 const lq_panel_decoder *lq_panel_decoder_find(int type) {
@@ -328,6 +329,7 @@ static const simd_table simd_tables[] = {
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_legacy, &lq_panel_decoders_avx2_legacy_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_kquants, &lq_panel_decoders_avx2_kquants_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_groups, &lq_panel_decoders_avx2_groups_count},
+    {LQ_SIMD_AVX2, lq_panel_decoders_avx2_lattice, &lq_panel_decoders_avx2_lattice_count},
 };
 enum { SIMD_TABLES = sizeof simd_tables / sizeof simd_tables[0] };
 
