@@ -65,6 +65,10 @@ typedef struct lq_panel_decoder {
     lq_panel_decode_fn decode;
 } lq_panel_decoder;
 
+/* Zero the levels, scales and offsets past `count` weights (a short last
+ * chunk). */
+void lq_panel_pad_chunk(int count, lq_panel_chunk *out);
+
 /* Natural order -> lane order, in place (the scalar decoders write natural
  * order; the driver converts; SIMD decoders write lane order directly). */
 void lq_panel_lane_order(int8_t *level);

@@ -21,8 +21,7 @@ static const int8_t mxfp4_values[16] = {0, 1,  2,  3,  4,  6,  8,  12,
 
 static float half_at(const uint8_t *p) { return lq_half_to_float(lq_load_u16(p)); }
 
-/* Zero levels, scales and offsets past `count` weights. */
-static void pad_chunk(int count, lq_panel_chunk *out) {
+void lq_panel_pad_chunk(int count, lq_panel_chunk *out) {
     if (count >= LQ_PANEL_K)
         return;
     memset(out->level + count, 0, (size_t)(LQ_PANEL_K - count));
@@ -119,7 +118,7 @@ static void decode_blocks(const uint8_t *row, int64_t chunk, int count, int byte
     const uint8_t *b = row + chunk * (LQ_PANEL_K / QK) * bytes;
     for (int k = 0; k < count / QK; k++, b += bytes)
         block(b, out->level + QK * k, out->scale + 2 * k, out->offset + 2 * k);
-    pad_chunk(count, out);
+    lq_panel_pad_chunk(count, out);
 }
 
 #define BLOCK_DECODER(name, bytes)                                                 \
@@ -145,7 +144,7 @@ static void decode_q8_KV(const uint8_t *row, int64_t chunk, int count, lq_panel_
         out->scale[g] = d;
         out->offset[g] = 0.0f;
     }
-    pad_chunk(count, out);
+    lq_panel_pad_chunk(count, out);
 }
 
 /* ---- 256-weight super-blocks --------------------------------------------- */

@@ -18,7 +18,6 @@
  *       the scale the row scale. Rows are 64-weight blocks, so a chunk may
  *       be short: it is padded with level 0 and scale 0.
  */
-#include <string.h>
 
 #include "common.h"
 #include "lattice_grids.h"
@@ -186,15 +185,6 @@ static void decode_iq1_m(const uint8_t *row, int64_t chunk, int count, lq_panel_
 
 enum { BN_BLOCK = 64, BN_BLOCKS = LQ_PANEL_K / BN_BLOCK };
 
-/* Zero levels, scales and offsets past `count` weights. */
-static void pad_chunk(int count, lq_panel_chunk *out) {
-    if (count >= LQ_PANEL_K)
-        return;
-    memset(out->level + count, 0, (size_t)(LQ_PANEL_K - count));
-    for (int g = count / 16; g < LQ_PANEL_GROUPS; g++)
-        out->scale[g] = out->offset[g] = 0.0f;
-}
-
 /* Trit i of a byte of five base-3 digits scaled to 256 (libquant/bitnet.c):
  * times 3^(4 - i) modulo 256 brings it to the top. */
 static int8_t bn_trit(uint8_t byte, int i) {
@@ -216,7 +206,7 @@ static void decode_iq1_bn(const uint8_t *row, int64_t chunk, int count, lq_panel
             level[15] = bn_trit(b[12], g);
             set_scales(out, 4 * k + g, 16, d);
         }
-    pad_chunk(count, out);
+    lq_panel_pad_chunk(count, out);
 }
 
 /* f32 row scale, then blocks of 16 bytes: byte j holds trit + 1 of weights
@@ -230,7 +220,7 @@ static void decode_iq2_bn(const uint8_t *row, int64_t chunk, int count, lq_panel
                 out->level[BN_BLOCK * k + 16 * s + j] = (int8_t)(((b[j] >> (2 * s)) & 3) - 1);
         set_scales(out, 4 * k, BN_BLOCK, d);
     }
-    pad_chunk(count, out);
+    lq_panel_pad_chunk(count, out);
 }
 
 const lq_panel_decoder lq_panel_decoders_lattice[] = {
