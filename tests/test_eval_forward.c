@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "../imatrix/collect.h"
-#include "../tools/eval_forward.h"
-#include "../tools/eval_model.h"
+#include "eval_forward.h"
+#include "eval_model.h"
 #include "testutil.h"
 
 enum { N_EMBD = 32, N_FF = 64, N_HEAD = 4, N_HEAD_KV = 2, HEAD_DIM = 8, N_VOCAB = 16,

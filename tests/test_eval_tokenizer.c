@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tools/eval_tokenizer.h"
+#include "eval_tokenizer.h"
 #include "testutil.h"
 
 #define MODEL "models/tiny-llama-bf16.gguf"
