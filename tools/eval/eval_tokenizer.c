@@ -10,7 +10,7 @@
 
 #include "quant.h"
 
-static const tokenizer_kind *const kinds[] = {&tokenizer_kind_spm};
+static const tokenizer_kind *const kinds[] = {&tokenizer_kind_spm, &tokenizer_kind_bpe};
 
 /* ---- the string index ---------------------------------------------------- */
 
@@ -127,8 +127,8 @@ int eval_vocab_load(const lq_gguf *g, eval_vocab **out, lq_gguf_error *err) {
     const tokenizer_kind *kind = find_kind(model);
     if (!kind)
         return lq_gguf_fail(err, LQ_ERR_UNSUPPORTED,
-                            "%s: tokenizer model '%s' is not supported (supported: "
-                            "'llama' (SentencePiece))",
+                            "%s: tokenizer model '%s' (tokenizer.ggml.model) is not supported "
+                            "(supported: llama (SentencePiece), gpt2 (byte-level BPE))",
                             path, model);
     eval_vocab *v = calloc(1, sizeof *v);
     if (!v)

@@ -3,7 +3,8 @@
  * (tokenizer.ggml.*), reproducing ik_llama.cpp's ids as its perplexity and
  * imatrix tools tokenize (special tokens are not looked for in the text).
  * One file per kind of tokenizer.ggml.model: tokenizer_spm.c ("llama",
- * SentencePiece).
+ * SentencePiece), tokenizer_bpe.c ("gpt2", byte-level BPE with the
+ * pre-tokenizer of tokenizer.ggml.pre).
  */
 #ifndef QUANT_TOOLS_EVAL_TOKENIZER_H
 #define QUANT_TOOLS_EVAL_TOKENIZER_H
