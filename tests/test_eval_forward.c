@@ -231,7 +231,9 @@ static void reference_forward(const toy_model *m, const int32_t *tokens, bool ti
 
 /* ---- tests ----------------------------------------------------------------- */
 
-static void observe(void *user, const eval_matrix *w, const float *x, int64_t n) {
+static void observe(void *user, const eval_matrix *w, const float *x, int64_t n,
+                    const int64_t *expert_rows) {
+    ck_assert_ptr_null(expert_rows);
     ck_assert_int_eq(imatrix_collect(user, w->name, w->ncols, x, n), LQ_OK);
 }
 

@@ -162,7 +162,9 @@ typedef struct collect_run {
     const char *failed_tensor;
 } collect_run;
 
-static void observe(void *user, const eval_matrix *w, const float *x, int64_t n) {
+static void observe(void *user, const eval_matrix *w, const float *x, int64_t n,
+                    const int64_t *expert_rows) {
+    (void)expert_rows; /* TODO: per expert */
     collect_run *run = user;
     if (run->status != LQ_OK)
         return;

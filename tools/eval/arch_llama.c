@@ -1,7 +1,8 @@
 /*
  * The dense family: attention with optional biases, a SwiGLU feed-forward.
  *   llama: adjacent-pair rotary embeddings (also Llama 3 with its byte-level
- *          BPE vocabulary and rope_freqs divisors, read by eval_model.c).
+ *          BPE vocabulary and rope_freqs divisors, read by eval_model.c);
+ *   qwen2: NeoX rotary embeddings, biases on q, k and v.
  */
 #include "eval_arch.h"
 #include "quant.h"
@@ -14,5 +15,11 @@ static int load_dense_layer(const eval_loader *ld, int64_t il, eval_layer *l) {
 const eval_arch eval_arch_llama = {
     .name = "llama",
     .rope = EVAL_ROPE_NORM,
+    .load_layer = load_dense_layer,
+};
+
+const eval_arch eval_arch_qwen2 = {
+    .name = "qwen2",
+    .rope = EVAL_ROPE_NEOX,
     .load_layer = load_dense_layer,
 };

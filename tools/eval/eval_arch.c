@@ -7,5 +7,8 @@
 
 const eval_arch *const eval_archs[] = {
     &eval_arch_llama,
+    &eval_arch_qwen2,
+    &eval_arch_qwen3,
+    &eval_arch_qwen3moe,
     NULL,
 };

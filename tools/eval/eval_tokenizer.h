@@ -20,7 +20,8 @@ typedef struct eval_vocab eval_vocab;
 /* Load the vocabulary of a model. The model must stay open while the
  * vocabulary is used (token texts point into it). Errors: LQ_ERR_FORMAT
  * (missing or inconsistent keys), LQ_ERR_UNSUPPORTED (a tokenizer model
- * or pre-tokenizer this build does not know, named in the message), LQ_ERR_NO_MEMORY; err gets a message naming the file. */
+ * or pre-tokenizer this build does not know, named in the message),
+ * LQ_ERR_NO_MEMORY; err gets a message naming the file. */
 int eval_vocab_load(const lq_gguf *g, eval_vocab **out, lq_gguf_error *err);
 void eval_vocab_free(eval_vocab *v);
 
