@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "../imatrix/collect.h"
-#include "../tools/eval_forward.h"
-#include "../tools/eval_model.h"
+#include "eval_forward.h"
+#include "eval_model.h"
 #include "testutil.h"
 
 enum { N_EMBD = 32, N_FF = 64, N_HEAD = 4, N_HEAD_KV = 2, HEAD_DIM = 8, N_VOCAB = 16,
@@ -231,7 +231,9 @@ static void reference_forward(const toy_model *m, const int32_t *tokens, bool ti
 
 /* ---- tests ----------------------------------------------------------------- */
 
-static void observe(void *user, const eval_matrix *w, const float *x, int64_t n) {
+static void observe(void *user, const eval_matrix *w, const float *x, int64_t n,
+                    const int64_t *expert_rows) {
+    ck_assert_ptr_null(expert_rows);
     ck_assert_int_eq(imatrix_collect(user, w->name, w->ncols, x, n), LQ_OK);
 }
 
@@ -265,7 +267,7 @@ START_TEST(test_forward_and_statistics) {
             check_close(logits[t * N_VOCAB + i], ref.logits[t][i], 1e-4, "logit");
 
     lq_imatrix *raw = lq_imatrix_new();
-    ck_assert_int_eq(imatrix_collector_export(col, LQ_IMATRIX_GGUF, raw), LQ_OK);
+    ck_assert_int_eq(imatrix_collector_export(col, LQ_IMATRIX_GGUF, raw, NULL, NULL), LQ_OK);
     ck_assert_int_eq(raw->count, N_LAYER * N_MATRICES);
     for (int l = 0; l < N_LAYER; l++)
         for (int k = 0; k < N_MATRICES; k++) {
@@ -367,8 +369,8 @@ START_TEST(test_collector_exact) {
     ck_assert_int_eq(imatrix_collector_calls(c), 2);
 
     lq_imatrix *raw = lq_imatrix_new(), *legacy = lq_imatrix_new();
-    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_GGUF, raw), LQ_OK);
-    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_LEGACY, legacy), LQ_OK);
+    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_GGUF, raw, NULL, NULL), LQ_OK);
+    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_LEGACY, legacy, NULL, NULL), LQ_OK);
     const float q_sums[4] = {1 + 1 + 4, 4 + 0 + 4, 9 + 4 + 4, 16 + 0.25f + 4};
     const lq_imatrix_entry *e = lq_imatrix_find(raw, "blk.0.attn_q.weight");
     ck_assert_str_eq(raw->entries[0].name, "blk.0.attn_q.weight"); /* first seen first */
@@ -390,6 +392,53 @@ START_TEST(test_collector_exact) {
 }
 END_TEST
 
+static void count_report(void *user, const char *name, int64_t without, int64_t nmat,
+                         bool skipped) {
+    int *calls = user;
+    ck_assert_str_eq(name, "blk.0.ffn_up_exps.weight");
+    ck_assert_int_eq(without, 1);
+    ck_assert_int_eq(nmat, 3);
+    calls[skipped ? 1 : 0]++;
+}
+
+/* Experts: sums and tokens per expert, one call per product; an expert
+ * without tokens leaves the entry out of the legacy units (reported) and
+ * has count 0 in the GGUF units. */
+START_TEST(test_collector_experts) {
+    imatrix_collector *c = imatrix_collector_new();
+    const float x[4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const int64_t rows[4] = {0, 3, 3, 4}; /* expert 1 gets nothing */
+    ck_assert_int_eq(imatrix_collect_experts(c, "blk.0.ffn_up_exps.weight", 2, 3, x, rows), LQ_OK);
+    ck_assert_int_eq(imatrix_collect_experts(c, "blk.0.ffn_up_exps.weight", 2, 3, x, rows), LQ_OK);
+    const int64_t four[5] = {0, 1, 2, 3, 4};
+    ck_assert_int_eq(imatrix_collect_experts(c, "blk.0.ffn_up_exps.weight", 2, 4, x, four),
+                     LQ_ERR_BAD_SHAPE);
+    const int64_t bad[4] = {0, 3, 2, 4};
+    ck_assert_int_eq(imatrix_collect_experts(c, "blk.0.x", 2, 3, x, bad), LQ_ERR_INVALID_ARGUMENT);
+    lq_imatrix *raw = lq_imatrix_new(), *legacy = lq_imatrix_new();
+    int reports[2] = {0, 0};
+    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_GGUF, raw, count_report, reports),
+                     LQ_OK);
+    ck_assert_int_eq(imatrix_collector_export(c, LQ_IMATRIX_LEGACY, legacy, count_report, reports),
+                     LQ_OK);
+    ck_assert_int_eq(reports[0], 1);
+    ck_assert_int_eq(reports[1], 1);
+    ck_assert_int_eq(legacy->count, 0);
+    const lq_imatrix_entry *e = lq_imatrix_find(raw, "blk.0.ffn_up_exps.weight");
+    ck_assert_int_eq(e->nmat, 3);
+    ck_assert_float_eq(e->counts[0], 6);
+    ck_assert_float_eq(e->counts[1], 0);
+    ck_assert_float_eq(e->counts[2], 2);
+    ck_assert_float_eq(e->sums[0], 2 * (1 + 9 + 25));
+    ck_assert_float_eq(e->sums[1], 2 * (4 + 16 + 36));
+    ck_assert_float_eq(e->sums[4], 2 * 49);
+    ck_assert_float_eq(e->sums[5], 2 * 64);
+    lq_imatrix_free(raw);
+    lq_imatrix_free(legacy);
+    imatrix_collector_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("eval_forward");
     TCase *tc = tcase_create("forward");
@@ -397,6 +446,7 @@ int main(void) {
     tcase_add_test(tc, test_tied_output);
     tcase_add_test(tc, test_unsupported_models);
     tcase_add_test(tc, test_collector_exact);
+    tcase_add_test(tc, test_collector_experts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

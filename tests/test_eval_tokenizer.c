@@ -1,32 +1,38 @@
 /*
- * The evaluator's tokenizer against ik_llama.cpp's ids for the tiny model:
+ * The evaluator's tokenizers against ik_llama.cpp's ids for the tiny models:
  * the first 2000 bytes of the test text, a text of odd characters (byte
- * fallback), the token count of the whole test text, and edge cases.
+ * fallback), the token count of the whole test text, and edge cases; for the
+ * SentencePiece vocabulary of the llama model and the byte-level BPE one
+ * (pre-tokenizer qwen2) of the qwen3moe model. Vocabularies of an unknown
+ * kind or pre-tokenizer are refused by name.
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tools/eval_tokenizer.h"
+#include "eval_tokenizer.h"
 #include "testutil.h"
 
 #define MODEL "models/tiny-llama-bf16.gguf"
+#define MOE_MODEL "models/tiny-qwen3moe-bf16.gguf"
 
 typedef struct fixture {
     lq_gguf *gguf;
     eval_vocab *vocab;
 } fixture;
 
-static fixture open_vocab(void) {
+static fixture open_model_vocab(const char *model) {
     fixture f = {NULL, NULL};
-    char *path = tu_shared_path(MODEL);
+    char *path = tu_shared_path(model);
     lq_gguf_error err;
     ck_assert_msg(lq_gguf_open(path, &f.gguf, &err) == LQ_OK, "%s", err.message);
     ck_assert_msg(eval_vocab_load(f.gguf, &f.vocab, &err) == LQ_OK, "%s", err.message);
     free(path);
     return f;
 }
+
+static fixture open_vocab(void) { return open_model_vocab(MODEL); }
 
 static void close_vocab(fixture *f) {
     eval_vocab_free(f->vocab);
@@ -68,8 +74,9 @@ static int64_t parse_ids(const char *text, int32_t **ids) {
     return n;
 }
 
-static void check_against_reference(const char *text_rel, const char *ids_rel) {
-    fixture f = open_vocab();
+static void check_against_reference(const char *model, const char *text_rel,
+                                    const char *ids_rel) {
+    fixture f = open_model_vocab(model);
     size_t len, ids_len;
     char *text = read_file(text_rel, &len);
     char *ids_text = read_file(ids_rel, &ids_len);
@@ -91,13 +98,98 @@ static void check_against_reference(const char *text_rel, const char *ids_rel) {
 }
 
 START_TEST(test_head2000) {
-    check_against_reference("models/tokenizer/test-head2000.txt",
+    check_against_reference(MODEL, "models/tokenizer/test-head2000.txt",
                             "models/tokenizer/test-head2000.ids");
 }
 END_TEST
 
 START_TEST(test_odd_characters) {
-    check_against_reference("models/tokenizer/odd.txt", "models/tokenizer/odd.ids");
+    check_against_reference(MODEL, "models/tokenizer/odd.txt", "models/tokenizer/odd.ids");
+}
+END_TEST
+
+START_TEST(test_bpe_head2000) {
+    check_against_reference(MOE_MODEL, "models/tokenizer/test-head2000.txt",
+                            "models/tokenizer/qwen3moe-test-head2000.ids");
+}
+END_TEST
+
+START_TEST(test_bpe_odd_characters) {
+    check_against_reference(MOE_MODEL, "models/tokenizer/odd.txt",
+                            "models/tokenizer/qwen3moe-odd.ids");
+}
+END_TEST
+
+START_TEST(test_bpe_whole_text_count) {
+    fixture f = open_model_vocab(MOE_MODEL);
+    ck_assert_str_eq(eval_vocab_model(f.vocab), "gpt2");
+    ck_assert(!eval_vocab_adds_bos(f.vocab)); /* add_bos_token = false */
+    size_t len;
+    char *text = read_file("text/test.txt", &len);
+    int32_t *got;
+    int64_t n_got;
+    ck_assert_int_eq(eval_tokenize(f.vocab, text, len, true, &got, &n_got), LQ_OK);
+    ck_assert_int_eq(n_got, 146852);
+    free(got);
+    /* control tokens are text like any other: <|endoftext|> (id 0) is not
+     * matched */
+    ck_assert_int_eq(eval_tokenize(f.vocab, "<|endoftext|>", 13, true, &got, &n_got), LQ_OK);
+    ck_assert_int_gt(n_got, 1);
+    for (int64_t i = 0; i < n_got; i++)
+        ck_assert_int_ne(got[i], 0);
+    free(got);
+    /* invalid UTF-8 still gives tokens, one or more a byte */
+    ck_assert_int_eq(eval_tokenize(f.vocab, "a\xff\xe2\x96", 4, false, &got, &n_got), LQ_OK);
+    ck_assert_int_ge(n_got, 2);
+    free(got);
+    free(text);
+    close_vocab(&f);
+}
+END_TEST
+
+/* A copy of the qwen3moe model's vocabulary with `key` set to `value`. */
+static int load_modified(const char *key, const char *value, lq_gguf_error *err) {
+    fixture f = open_model_vocab(MOE_MODEL);
+    char *dir = tu_make_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/vocab.gguf", dir);
+    lq_gguf_writer *w = lq_gguf_writer_new();
+    const char *keys[] = {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens",
+                          "tokenizer.ggml.merges", "tokenizer.ggml.token_type"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(keys[i], key) == 0)
+            ck_assert_int_eq(lq_gguf_writer_set_str(w, key, value), LQ_OK);
+        else
+            ck_assert_int_eq(lq_gguf_writer_set(w, keys[i], lq_gguf_find(f.gguf, keys[i])), LQ_OK);
+    }
+    const void *none[1] = {NULL};
+    ck_assert_int_eq(lq_gguf_write_file(w, path, none, err), LQ_OK);
+    lq_gguf_writer_free(w);
+    close_vocab(&f);
+    lq_gguf *g;
+    ck_assert_int_eq(lq_gguf_open(path, &g, err), LQ_OK);
+    eval_vocab *v = NULL;
+    int st = eval_vocab_load(g, &v, err);
+    eval_vocab_free(v);
+    lq_gguf_close(g);
+    tu_rmtree(dir);
+    free(dir);
+    return st;
+}
+
+START_TEST(test_unknown_kinds) {
+    lq_gguf_error err;
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "qwen2", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "llama-bpe", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "deepseek-llm", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "deepseek-v3", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "default", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "gpt2", &err), LQ_OK);
+    ck_assert_int_eq(load_modified("tokenizer.ggml.pre", "no-such-pre", &err),
+                     LQ_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.message, "'no-such-pre'"));
+    ck_assert_int_eq(load_modified("tokenizer.ggml.model", "t5", &err), LQ_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.message, "'t5'"));
 }
 END_TEST
 
@@ -144,6 +236,10 @@ int main(void) {
     tcase_add_test(tc, test_odd_characters);
     tcase_add_test(tc, test_whole_text_count);
     tcase_add_test(tc, test_edges);
+    tcase_add_test(tc, test_bpe_head2000);
+    tcase_add_test(tc, test_bpe_odd_characters);
+    tcase_add_test(tc, test_bpe_whole_text_count);
+    tcase_add_test(tc, test_unknown_kinds);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -162,11 +162,14 @@ typedef struct collect_run {
     const char *failed_tensor;
 } collect_run;
 
-static void observe(void *user, const eval_matrix *w, const float *x, int64_t n) {
+static void observe(void *user, const eval_matrix *w, const float *x, int64_t n,
+                    const int64_t *expert_rows) {
     collect_run *run = user;
     if (run->status != LQ_OK)
         return;
-    run->status = imatrix_collect(run->collector, w->name, w->ncols, x, n);
+    run->status = expert_rows ? imatrix_collect_experts(run->collector, w->name, w->ncols,
+                                                        w->n_expert, x, expert_rows)
+                              : imatrix_collect(run->collector, w->name, w->ncols, x, n);
     if (run->status != LQ_OK)
         run->failed_tensor = w->name;
 }
@@ -240,6 +243,14 @@ static int plan_chunks(const imatrix_options *o, int64_t n_tokens, chunk_plan *p
     return QUANT_EXIT_OK;
 }
 
+static void report_unused(void *user, const char *name, int64_t without, int64_t nmat,
+                          bool skipped) {
+    (void)user;
+    fprintf(stderr, "%s: entry '%s': %lld of %lld experts saw no token%s\n", CMD, name,
+            (long long)without, (long long)nmat,
+            skipped ? " - left out (the legacy format has no per-expert counts)" : "");
+}
+
 /* Run the model over the text and add the result to m. */
 static int compute(const imatrix_options *o, lq_imatrix *m) {
     lq_gguf_error err;
@@ -264,7 +275,8 @@ static int compute(const imatrix_options *o, lq_imatrix *m) {
     if (st == QUANT_EXIT_OK) {
         m->chunk_count = imatrix_collector_calls(run.collector);
         m->chunk_size = plan.n_ctx;
-        if (imatrix_collector_export(run.collector, (lq_imatrix_format)o->format, m) != LQ_OK ||
+        if (imatrix_collector_export(run.collector, (lq_imatrix_format)o->format, m,
+                                     report_unused, NULL) != LQ_OK ||
             lq_imatrix_add_dataset(m, o->run.text) != LQ_OK) {
             tool_error(CMD, "out of memory");
             st = QUANT_EXIT_ERROR;

@@ -1,38 +1,25 @@
 /*
- * Forward pass of a llama model: see eval_forward.h.
+ * Forward pass: see eval_forward.h.
  *
  * Activations are kept token after token ([token][feature]), which is both
  * what lq_matmul takes (n vectors of ncols) and what it returns. Attention
  * is computed in F32 (the reference's result with an F32 cache), one task
  * per (head, block of queries), spread over the threads.
  */
-#include "eval_forward.h"
+#include "eval_forward_internal.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval_arch.h"
 #include "quant.h"
-#include "quant_kernels.h"
 #include "tool_common.h"
 
 /* Queries per attention task: small enough to balance the causal triangle
  * over the threads, large enough to amortize the task overhead. */
 #define QUERY_BLOCK 32
-
-struct eval_context {
-    const eval_model *model;
-    int64_t max_tokens;
-    int nthreads;
-    lq_matmul_ctx *matmul;
-    eval_observe_fn observe;
-    void *observe_user;
-    /* [token][feature] buffers */
-    float *residual, *normed, *q, *k, *v, *attn, *proj, *gate, *up;
-    float *rope_cos, *rope_sin; /* [position][n_rot / 2] */
-    float *embd_group;          /* decoded rows of one interleaved group */
-};
 
 static void *alloc_floats(int64_t n) { return malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)); }
 
@@ -45,6 +32,9 @@ eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthr
     const eval_hparams *hp = &m->hp;
     const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     const int64_t wide = hp->n_embd > q_dim ? hp->n_embd : q_dim;
+    /* a MoE layer's gate and up hold n_expert_used rows a token */
+    const int64_t ff_moe = hp->n_ff_exp * hp->n_expert_used;
+    const int64_t ff = hp->n_ff > ff_moe ? hp->n_ff : ff_moe;
     const lq_type_info *embd_info = lq_type_get(m->tok_embd.type);
     c->model = m;
     c->max_tokens = max_tokens;
@@ -57,13 +47,15 @@ eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthr
     c->v = alloc_floats(max_tokens * kv_dim);
     c->attn = alloc_floats(max_tokens * q_dim);
     c->proj = alloc_floats(max_tokens * hp->n_embd);
-    c->gate = alloc_floats(max_tokens * hp->n_ff);
-    c->up = alloc_floats(max_tokens * hp->n_ff);
+    c->gate = alloc_floats(max_tokens * ff);
+    c->up = alloc_floats(max_tokens * ff);
     c->rope_cos = alloc_floats(max_tokens * hp->n_rot / 2);
     c->rope_sin = alloc_floats(max_tokens * hp->n_rot / 2);
     c->embd_group = alloc_floats((embd_info ? embd_info->interleave : 1) * hp->n_embd);
+    c->moe = hp->n_expert > 0 ? eval_moe_scratch_new(m, max_tokens) : NULL;
     if (!c->matmul || !c->residual || !c->normed || !c->q || !c->k || !c->v || !c->attn ||
-        !c->proj || !c->gate || !c->up || !c->rope_cos || !c->rope_sin || !c->embd_group) {
+        !c->proj || !c->gate || !c->up || !c->rope_cos || !c->rope_sin || !c->embd_group ||
+        (hp->n_expert > 0 && !c->moe)) {
         eval_context_free(c);
         return NULL;
     }
@@ -74,6 +66,7 @@ void eval_context_free(eval_context *c) {
     if (!c)
         return;
     lq_matmul_ctx_free(c->matmul);
+    eval_moe_scratch_free(c->moe);
     float *buffers[] = {c->residual, c->normed, c->q,    c->k,        c->v,        c->attn,
                         c->proj,     c->gate,   c->up,   c->rope_cos, c->rope_sin, c->embd_group};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
@@ -88,9 +81,8 @@ void eval_context_set_observer(eval_context *c, eval_observe_fn fn, void *user) 
 
 /* ---- element-wise steps -------------------------------------------------- */
 
-/* y = x / sqrt(mean(x^2) + eps) * weight, for n rows of width values. */
-static void rms_norm(const float *x, const float *weight, int64_t n, int64_t width, float eps,
-                     float *y) {
+void eval_rms_norm(const float *x, const float *weight, int64_t n, int64_t width, float eps,
+                   float *y) {
     for (int64_t t = 0; t < n; t++) {
         const float *row = x + t * width;
         double sum = 0.0;
@@ -115,22 +107,23 @@ static void add_into(float *y, const float *x, int64_t count) {
         y[i] += x[i];
 }
 
-/* gate = silu(gate) * up */
-static void swiglu(float *gate, const float *up, int64_t count) {
+void eval_swiglu(float *gate, const float *up, int64_t count) {
     for (int64_t i = 0; i < count; i++)
         gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 /* cos/sin of every position and rotated pair: theta = pos * scale *
- * base^(-2i/n_rot), the power built by repeated multiplication as ggml does. */
+ * base^(-2i/n_rot) / divisor_i (Llama 3's rope_freqs, 1 without), the power
+ * built by repeated multiplication as ggml does. */
 static void rope_tables(eval_context *c, int64_t n) {
     const eval_hparams *hp = &c->model->hp;
+    const float *divisors = c->model->rope_freqs;
     const int64_t half = hp->n_rot / 2;
     const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
     for (int64_t p = 0; p < n; p++) {
         float theta = (float)p;
         for (int64_t i = 0; i < half; i++) {
-            const float angle = hp->rope_freq_scale * theta;
+            const float angle = hp->rope_freq_scale * (divisors ? theta / divisors[i] : theta);
             c->rope_cos[p * half + i] = cosf(angle);
             c->rope_sin[p * half + i] = sinf(angle);
             theta *= theta_scale;
@@ -138,18 +131,22 @@ static void rope_tables(eval_context *c, int64_t n) {
     }
 }
 
-/* Rotate the first n_rot values of every head, adjacent values paired. */
+/* Rotate the first n_rot values of every head: pair i is (2i, 2i+1) in the
+ * normal layout, (i, i + n_rot/2) in the NeoX one. */
 static void rope(const eval_context *c, float *x, int64_t n, int64_t heads) {
     const eval_hparams *hp = &c->model->hp;
     const int64_t half = hp->n_rot / 2;
+    const bool neox = c->model->arch->rope == EVAL_ROPE_NEOX;
+    const int64_t stride = neox ? 1 : 2, offset = neox ? half : 1;
     for (int64_t t = 0; t < n; t++) {
         const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
         for (int64_t h = 0; h < heads; h++) {
             float *v = x + (t * heads + h) * hp->head_dim;
             for (int64_t i = 0; i < half; i++) {
-                const float x0 = v[2 * i], x1 = v[2 * i + 1];
-                v[2 * i] = x0 * cs[i] - x1 * sn[i];
-                v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+                float *a = v + i * stride, *b = a + offset;
+                const float x0 = *a, x1 = *b;
+                *a = x0 * cs[i] - x1 * sn[i];
+                *b = x0 * sn[i] + x1 * cs[i];
             }
         }
     }
@@ -253,17 +250,16 @@ static int attention(const eval_context *c, int64_t n, int64_t first_query) {
 
 /* ---- layers -------------------------------------------------------------- */
 
-/* Bytes of a [token][feature] buffer of `width` features per token. */
-static size_t token_buffer_bytes(const eval_context *c, int64_t width) {
+size_t eval_token_buffer_bytes(const eval_context *c, int64_t width) {
     return sizeof(float) * (size_t)(c->max_tokens * width);
 }
 
 /* y_capacity is the bytes of the buffer y points into, so that a shape
  * mistake here is an error of lq_matmul, not an overrun. */
-static int matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
-                  size_t y_capacity) {
+int eval_matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
+                size_t y_capacity) {
     if (c->observe)
-        c->observe(c->observe_user, w, x, n);
+        c->observe(c->observe_user, w, x, n, NULL);
     return lq_matmul(c->matmul, w->type, w->data, w->size, w->nrows, w->ncols, x, n, y,
                      y_capacity);
 }
@@ -291,24 +287,29 @@ static int embed(eval_context *c, const int32_t *tokens, int64_t n) {
 static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int64_t row0) {
     const eval_hparams *hp = &c->model->hp;
     const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    rms_norm(c->residual, l->attn_norm, n, hp->n_embd, hp->rms_eps, c->normed);
-    int st = matmul(c, &l->wq, c->normed, n, c->q, token_buffer_bytes(c, q_dim));
+    eval_rms_norm(c->residual, l->attn_norm, n, hp->n_embd, hp->rms_eps, c->normed);
+    int st = eval_matmul(c, &l->wq, c->normed, n, c->q, eval_token_buffer_bytes(c, q_dim));
     if (st == LQ_OK)
-        st = matmul(c, &l->wk, c->normed, n, c->k, token_buffer_bytes(c, kv_dim));
+        st = eval_matmul(c, &l->wk, c->normed, n, c->k, eval_token_buffer_bytes(c, kv_dim));
     if (st == LQ_OK)
-        st = matmul(c, &l->wv, c->normed, n, c->v, token_buffer_bytes(c, kv_dim));
+        st = eval_matmul(c, &l->wv, c->normed, n, c->v, eval_token_buffer_bytes(c, kv_dim));
     if (st != LQ_OK)
         return st;
     add_bias(c->q, l->bq, n, q_dim);
     add_bias(c->k, l->bk, n, kv_dim);
     add_bias(c->v, l->bv, n, kv_dim);
+    /* per-head norms (Qwen 3) act on the heads before the rotation */
+    if (l->q_norm)
+        eval_rms_norm(c->q, l->q_norm, n * hp->n_head, hp->head_dim, hp->rms_eps, c->q);
+    if (l->k_norm)
+        eval_rms_norm(c->k, l->k_norm, n * hp->n_head_kv, hp->head_dim, hp->rms_eps, c->k);
     rope(c, c->q, n, hp->n_head);
     rope(c, c->k, n, hp->n_head_kv);
     st = attention(c, n, row0);
     if (st != LQ_OK)
         return st;
-    st = matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj,
-                token_buffer_bytes(c, hp->n_embd));
+    st = eval_matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj,
+                eval_token_buffer_bytes(c, hp->n_embd));
     if (st != LQ_OK)
         return st;
     add_bias(c->proj, l->bo, n - row0, hp->n_embd);
@@ -320,14 +321,16 @@ static int ffn_block(eval_context *c, const eval_layer *l, int64_t n, int64_t ro
     const eval_hparams *hp = &c->model->hp;
     const int64_t rows = n - row0;
     float *x = c->residual + row0 * hp->n_embd;
-    rms_norm(x, l->ffn_norm, rows, hp->n_embd, hp->rms_eps, c->normed);
-    int st = matmul(c, &l->ffn_gate, c->normed, rows, c->gate, token_buffer_bytes(c, hp->n_ff));
+    eval_rms_norm(x, l->ffn_norm, rows, hp->n_embd, hp->rms_eps, c->normed);
+    const size_t ff_bytes = eval_token_buffer_bytes(c, hp->n_ff);
+    int st = eval_matmul(c, &l->ffn_gate, c->normed, rows, c->gate, ff_bytes);
     if (st == LQ_OK)
-        st = matmul(c, &l->ffn_up, c->normed, rows, c->up, token_buffer_bytes(c, hp->n_ff));
+        st = eval_matmul(c, &l->ffn_up, c->normed, rows, c->up, ff_bytes);
     if (st != LQ_OK)
         return st;
-    swiglu(c->gate, c->up, rows * hp->n_ff);
-    st = matmul(c, &l->ffn_down, c->gate, rows, c->proj, token_buffer_bytes(c, hp->n_embd));
+    eval_swiglu(c->gate, c->up, rows * hp->n_ff);
+    st = eval_matmul(c, &l->ffn_down, c->gate, rows, c->proj,
+                     eval_token_buffer_bytes(c, hp->n_embd));
     if (st != LQ_OK)
         return st;
     add_into(x, c->proj, rows * hp->n_embd);
@@ -352,14 +355,16 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
          * keys and values: the last layer needs no more of them */
         const bool last = il == hp->n_layer - 1;
         const int64_t row0 = last && !c->observe ? out_first : 0;
-        st = attention_block(c, &m->layers[il], n, row0);
+        const eval_layer *l = &m->layers[il];
+        st = attention_block(c, l, n, row0);
         if (st == LQ_OK)
-            st = ffn_block(c, &m->layers[il], n, row0);
+            st = l->ffn_gate_exps.data ? eval_moe_block(c, l, n, row0)
+                                       : ffn_block(c, l, n, row0);
     }
     if (st != LQ_OK || !logits)
         return st;
     const int64_t rows = n - out_first;
-    rms_norm(c->residual + out_first * hp->n_embd, m->output_norm, rows, hp->n_embd,
+    eval_rms_norm(c->residual + out_first * hp->n_embd, m->output_norm, rows, hp->n_embd,
              hp->rms_eps, c->normed);
     /* the caller's logits hold `rows` rows of n_vocab floats (the contract
      * of eval_forward) */

@@ -1,9 +1,10 @@
 /*
- * Tokenizer of the evaluator: the SentencePiece-style "llama" vocabulary
- * stored in a GGUF model (tokenizer.ggml.*), reproducing ik_llama.cpp's ids:
- * spaces become U+2581, a leading space is added, UTF-8 characters are
- * merged pairwise by best token score (leftmost pair first on ties), and a
- * character that is no token falls back to its <0xNN> byte tokens.
+ * Tokenizer of the evaluator: the vocabulary stored in a GGUF model
+ * (tokenizer.ggml.*), reproducing ik_llama.cpp's ids as its perplexity and
+ * imatrix tools tokenize (special tokens are not looked for in the text).
+ * One file per kind of tokenizer.ggml.model: tokenizer_spm.c ("llama",
+ * SentencePiece), tokenizer_bpe.c ("gpt2", byte-level BPE with the
+ * pre-tokenizer of tokenizer.ggml.pre).
  */
 #ifndef QUANT_TOOLS_EVAL_TOKENIZER_H
 #define QUANT_TOOLS_EVAL_TOKENIZER_H
@@ -19,7 +20,8 @@ typedef struct eval_vocab eval_vocab;
 /* Load the vocabulary of a model. The model must stay open while the
  * vocabulary is used (token texts point into it). Errors: LQ_ERR_FORMAT
  * (missing or inconsistent keys), LQ_ERR_UNSUPPORTED (a tokenizer model
- * other than "llama"), LQ_ERR_NO_MEMORY; err gets a message naming the file. */
+ * or pre-tokenizer this build does not know, named in the message),
+ * LQ_ERR_NO_MEMORY; err gets a message naming the file. */
 int eval_vocab_load(const lq_gguf *g, eval_vocab **out, lq_gguf_error *err);
 void eval_vocab_free(eval_vocab *v);
 
@@ -27,6 +29,8 @@ int64_t eval_vocab_size(const eval_vocab *v);
 int32_t eval_vocab_bos(const eval_vocab *v);
 /* Whether the vocabulary asks for a BOS at the start of a text. */
 bool eval_vocab_adds_bos(const eval_vocab *v);
+/* The tokenizer.ggml.model of the vocabulary ("llama", "gpt2"). */
+const char *eval_vocab_model(const eval_vocab *v);
 /* Text of a token (NULL if out of range). */
 const char *eval_vocab_text(const eval_vocab *v, int32_t id);
 

@@ -1,9 +1,12 @@
 /*
- * The evaluator's forward pass of a llama model, as ik_llama.cpp computes
- * it: token embedding, per layer RMSNorm, rotary embeddings (normal pairing),
- * causal grouped-query attention, SwiGLU feed-forward, then the final norm
- * and the output projection. Weights go through lq_matmul in their stored
- * type; activations are F32; a whole batch of tokens goes through at once.
+ * The evaluator's forward pass, as ik_llama.cpp computes it: token
+ * embedding, per layer RMSNorm, q/k/v (with the biases and per-head q/k
+ * RMS norms the layer has), rotary embeddings (the architecture's pairing,
+ * Llama 3's frequency divisors), causal grouped-query attention, then a
+ * SwiGLU feed-forward, dense or a mixture of experts (eval_moe.c), and the
+ * final norm and output projection. Weights go through lq_matmul in their
+ * stored type; activations are F32; a whole batch of tokens goes through at
+ * once.
  */
 #ifndef QUANT_TOOLS_EVAL_FORWARD_H
 #define QUANT_TOOLS_EVAL_FORWARD_H
@@ -13,9 +16,14 @@
 #include "eval_model.h"
 
 /* Called with the input of every layer matrix (attn_q/k/v/output,
- * ffn_gate/up/down) before it is multiplied: n vectors of w->ncols floats.
- * The output projection is not observed. */
-typedef void (*eval_observe_fn)(void *user, const eval_matrix *w, const float *x, int64_t n);
+ * ffn_gate/up/down, the router ffn_gate_inp and the experts) before it is
+ * multiplied: n vectors of w->ncols floats. For a tensor of experts
+ * (w->n_expert > 1) it is called once with the vectors of all experts,
+ * grouped: those of expert e are x[expert_rows[e] .. expert_rows[e + 1]);
+ * expert_rows is NULL for a 2-D matrix. The output projection is not
+ * observed. */
+typedef void (*eval_observe_fn)(void *user, const eval_matrix *w, const float *x, int64_t n,
+                                const int64_t *expert_rows);
 
 typedef struct eval_context eval_context;
 

@@ -1,0 +1,47 @@
+/*
+ * The forward pass's context and the steps its parts share (eval_forward.c
+ * runs the layers, eval_moe.c the mixture-of-experts feed-forward).
+ */
+#ifndef QUANT_TOOLS_EVAL_FORWARD_INTERNAL_H
+#define QUANT_TOOLS_EVAL_FORWARD_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eval_forward.h"
+#include "quant_kernels.h"
+
+typedef struct eval_moe_scratch eval_moe_scratch;
+
+struct eval_context {
+    const eval_model *model;
+    int64_t max_tokens;
+    int nthreads;
+    lq_matmul_ctx *matmul;
+    eval_observe_fn observe;
+    void *observe_user;
+    /* [token][feature] buffers */
+    float *residual, *normed, *q, *k, *v, *attn, *proj, *gate, *up;
+    float *rope_cos, *rope_sin; /* [position][n_rot / 2] */
+    float *embd_group;          /* decoded rows of one interleaved group */
+    eval_moe_scratch *moe;      /* NULL without experts */
+};
+
+/* y = x / sqrt(mean(x^2) + eps) * weight, for n rows of width values. */
+void eval_rms_norm(const float *x, const float *weight, int64_t n, int64_t width, float eps,
+                   float *y);
+/* gate = silu(gate) * up */
+void eval_swiglu(float *gate, const float *up, int64_t count);
+/* Bytes of a [token][feature] buffer of `width` features per token. */
+size_t eval_token_buffer_bytes(const eval_context *c, int64_t width);
+/* Observe (if there is an observer) and multiply a 2-D matrix. */
+int eval_matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
+                size_t y_capacity);
+
+/* The mixture-of-experts feed-forward (eval_moe.c): scratch for batches of
+ * max_tokens tokens, and the block on rows row0 .. n-1 of the residual. */
+eval_moe_scratch *eval_moe_scratch_new(const eval_model *m, int64_t max_tokens);
+void eval_moe_scratch_free(eval_moe_scratch *s);
+int eval_moe_block(eval_context *c, const eval_layer *l, int64_t n, int64_t row0);
+
+#endif
