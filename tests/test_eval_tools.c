@@ -333,6 +333,10 @@ START_TEST(test_usage_and_errors) {
     char *out = run_ok("perplexity --help", NULL);
     ck_assert_ptr_nonnull(strstr(out, "usage: quant perplexity"));
     ck_assert_ptr_nonnull(strstr(out, "--kl-divergence-base"));
+    const char *names[] = {"llama", "qwen2", "qwen3,", "qwen3moe", "gpt2", "llama-bpe",
+                           "deepseek-llm", "deepseek-v3"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_msg(strstr(out, names[i]) != NULL, "--help does not name %s", names[i]);
     free(out);
     out = run_ok("imatrix --help", NULL);
     ck_assert_ptr_nonnull(strstr(out, "usage: quant imatrix"));

@@ -1,5 +1,5 @@
 /*
- * quant imatrix: importance matrices. Runs a llama model over a calibration
+ * quant imatrix: importance matrices. Runs a model over a calibration
  * text as ik_llama.cpp's llama-imatrix does (chunks of n_ctx tokens, BOS
  * first) and accumulates the squared input activations of every layer
  * matrix; combines existing files; prints per-tensor statistics.
@@ -39,14 +39,18 @@ static void print_help(FILE *out) {
             "\n"
             "Compute an importance matrix: run the model over the calibration text in\n"
             "chunks of C tokens (BOS first) and sum, for every matrix inside the layers\n"
-            "(attn_q/k/v/output, ffn_gate/up/down), the squares of its input activations\n"
-            "per column. The output projection is not collected. Also prints the\n"
-            "perplexity of the text as it goes. CALIB may be gzip-compressed.\n"
+            "(attn_q/k/v/output, ffn_gate/up/down; the router ffn_gate_inp and the\n"
+            "experts ffn_*_exps, per expert), the squares of its input activations per\n"
+            "column. The output projection is not collected. In the dat format a\n"
+            "tensor of experts is one entry, the experts' columns one after another,\n"
+            "and an entry with an expert that saw no token is reported and left out\n"
+            "(as the reference does). Also prints the perplexity of the text as it\n"
+            "goes. CALIB may be gzip-compressed.\n"
             "Existing files (either format) given with --in-file are added in, weighted\n"
             "by their counts; without -m they are only combined.\n"
             "\n"
             "options:\n"
-            "  -m, --model FILE          the model (GGUF, llama architecture)\n"
+            "  -m, --model FILE          the model (GGUF; see below)\n"
             "  -f, --file CALIB          the calibration text\n"
             "  -o, --output FILE         output (default " DEFAULT_OUTPUT " with -m)\n"
             "      --output-format FMT   dat (legacy, ik_llama.cpp; the default) or gguf\n"
@@ -61,6 +65,8 @@ static void print_help(FILE *out) {
             "                            share of columns more than one deviation above\n"
             "                            the mean (high: a few columns dominate)\n"
             "  -h, --help                this help\n"
+            "\n"
+            EVAL_HELP_MODELS
             "\n"
             QUANT_HELP_EXIT_STATUS);
 }

@@ -1,5 +1,5 @@
 /*
- * quant perplexity: the perplexity of a llama model on a text, computed as
+ * quant perplexity: the perplexity of a model on a text, computed as
  * ik_llama.cpp's llama-perplexity does (chunks of n_ctx tokens with BOS
  * first, the second half of each chunk scored), and the KL-divergence of a
  * model against the saved log-probabilities of a base model.
@@ -45,7 +45,7 @@ static void print_help(FILE *out) {
             "usage: quant perplexity -m MODEL.gguf -f TEXT [options]\n"
             "       quant perplexity -m MODEL.gguf --kl-divergence-base BASE --kl-divergence\n"
             "\n"
-            "Perplexity of a llama model on a text, as llama-perplexity computes it: the\n"
+            "Perplexity of a model on a text, as llama-perplexity computes it: the\n"
             "text is tokenized (BOS first), cut into chunks of C tokens whose first token\n"
             "is replaced by BOS, and the predictions of the second half of each chunk\n"
             "are scored. Prints the running estimate per chunk and, last, the line\n"
@@ -53,7 +53,7 @@ static void print_help(FILE *out) {
             "TEXT may be gzip-compressed. Speed (tokens per second) goes to stderr.\n"
             "\n"
             "options:\n"
-            "  -m, --model FILE           the model (GGUF, llama architecture)\n"
+            "  -m, --model FILE           the model (GGUF; see below)\n"
             "  -f, --file TEXT            the text to score\n"
             "  -c, --ctx-size N           tokens per chunk (default 512)\n"
             "      --chunks N             score at most N chunks (default: all)\n"
@@ -68,6 +68,8 @@ static void print_help(FILE *out) {
             "                             probability change and same-top-token share, then\n"
             "                             the reference's summary statistics\n"
             "  -h, --help                 this help\n"
+            "\n"
+            EVAL_HELP_MODELS
             "\n"
             QUANT_HELP_EXIT_STATUS);
 }

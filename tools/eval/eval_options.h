@@ -13,6 +13,14 @@ typedef struct eval_run_options {
     int threads;       /* -t, --threads (all CPUs) */
 } eval_run_options;
 
+/* The models the evaluator runs, for --help (the man page of quant
+ * perplexity has the details); keep it in step with eval_arch.c and the
+ * pre-tokenizers of tokenizer_bpe.c (test_eval_tools checks --help). */
+#define EVAL_HELP_MODELS                                                                  \
+    "models: architectures llama (also Llama 3 with rope_freqs), qwen2, qwen3,\n"          \
+    "qwen3moe; vocabularies llama (SentencePiece) and gpt2 (byte-level BPE) with\n"        \
+    "the pre-tokenizers default, gpt2, llama-bpe, qwen2, deepseek-llm, deepseek-v3\n"
+
 /* getopt code of --chunks; the commands' own codes start above it. */
 enum { EVAL_OPT_CHUNKS = 256, EVAL_OPT_FIRST_FREE };
 
