@@ -17,7 +17,7 @@
 #include "eval_model.h"
 #include "testutil.h"
 
-enum { N_EMBD = 32, N_FF = 64, N_HEAD = 4, N_HEAD_KV = 2, HEAD_DIM = 8, N_VOCAB = 16,
+enum { N_EMBD = 64, N_FF = 64, N_HEAD = 4, N_HEAD_KV = 2, HEAD_DIM = 16, N_VOCAB = 16,
        N_LAYER = 2, N_TOKENS = 24 };
 enum { KV_DIM = N_HEAD_KV * HEAD_DIM };
 #define RMS_EPS 1e-5
@@ -261,7 +261,17 @@ START_TEST(test_forward_and_statistics) {
     imatrix_collector *col = imatrix_collector_new();
     eval_context_set_observer(ctx, observe, col);
     static float logits[N_TOKENS * N_VOCAB];
+    /* attention one query at a time (every CPU), then the AVX-512 block
+     * kernel where the CPU has it (HEAD_DIM is a multiple of 16) */
+    eval_context_use_portable_attention(ctx, true);
     ck_assert_int_eq(eval_forward(ctx, tokens, N_TOKENS, 0, logits), LQ_OK);
+    for (int t = 0; t < N_TOKENS; t++)
+        for (int i = 0; i < N_VOCAB; i++)
+            check_close(logits[t * N_VOCAB + i], ref.logits[t][i], 1e-4, "logit (portable)");
+    eval_context_use_portable_attention(ctx, false);
+    eval_context_set_observer(ctx, NULL, NULL);
+    ck_assert_int_eq(eval_forward(ctx, tokens, N_TOKENS, 0, logits), LQ_OK);
+    eval_context_set_observer(ctx, observe, col);
     for (int t = 0; t < N_TOKENS; t++)
         for (int i = 0; i < N_VOCAB; i++)
             check_close(logits[t * N_VOCAB + i], ref.logits[t][i], 1e-4, "logit");
@@ -317,6 +327,14 @@ START_TEST(test_tied_output) {
     ck_assert_msg(eval_model_open(path, &model, &err) == LQ_OK, "%s", err.message);
     eval_context *ctx = eval_context_new(model, N_TOKENS, 1);
     static float logits[N_TOKENS * N_VOCAB];
+    /* attention one query at a time (every CPU), then the AVX-512 block
+     * kernel where the CPU has it (HEAD_DIM is a multiple of 16) */
+    eval_context_use_portable_attention(ctx, true);
+    ck_assert_int_eq(eval_forward(ctx, tokens, N_TOKENS, 0, logits), LQ_OK);
+    for (int t = 0; t < N_TOKENS; t++)
+        for (int i = 0; i < N_VOCAB; i++)
+            check_close(logits[t * N_VOCAB + i], ref.logits[t][i], 1e-4, "logit (portable)");
+    eval_context_use_portable_attention(ctx, false);
     ck_assert_int_eq(eval_forward(ctx, tokens, N_TOKENS, 0, logits), LQ_OK);
     for (int t = 0; t < N_TOKENS; t++)
         for (int i = 0; i < N_VOCAB; i++)

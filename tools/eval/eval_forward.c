@@ -3,8 +3,7 @@
  *
  * Activations are kept token after token ([token][feature]), which is both
  * what lq_matmul takes (n vectors of ncols) and what it returns. Attention
- * is computed in F32 (the reference's result with an F32 cache), one task
- * per (head, block of queries), spread over the threads.
+ * is in eval_attention.c.
  */
 #include "eval_forward_internal.h"
 
@@ -16,10 +15,6 @@
 #include "eval_arch.h"
 #include "quant.h"
 #include "tool_common.h"
-
-/* Queries per attention task: small enough to balance the causal triangle
- * over the threads, large enough to amortize the task overhead. */
-#define QUERY_BLOCK 32
 
 static void *alloc_floats(int64_t n) { return malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)); }
 
@@ -45,6 +40,7 @@ eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthr
     c->q = alloc_floats(max_tokens * q_dim);
     c->k = alloc_floats(max_tokens * kv_dim);
     c->v = alloc_floats(max_tokens * kv_dim);
+    c->keys_t = alloc_floats(eval_keys_t_floats(max_tokens, kv_dim));
     c->attn = alloc_floats(max_tokens * q_dim);
     c->proj = alloc_floats(max_tokens * hp->n_embd);
     c->gate = alloc_floats(max_tokens * ff);
@@ -53,8 +49,8 @@ eval_context *eval_context_new(const eval_model *m, int64_t max_tokens, int nthr
     c->rope_sin = alloc_floats(max_tokens * hp->n_rot / 2);
     c->embd_group = alloc_floats((embd_info ? embd_info->interleave : 1) * hp->n_embd);
     c->moe = hp->n_expert > 0 ? eval_moe_scratch_new(m, max_tokens) : NULL;
-    if (!c->matmul || !c->residual || !c->normed || !c->q || !c->k || !c->v || !c->attn ||
-        !c->proj || !c->gate || !c->up || !c->rope_cos || !c->rope_sin || !c->embd_group ||
+    if (!c->matmul || !c->residual || !c->normed || !c->q || !c->k || !c->v || !c->keys_t ||
+        !c->attn || !c->proj || !c->gate || !c->up || !c->rope_cos || !c->rope_sin || !c->embd_group ||
         (hp->n_expert > 0 && !c->moe)) {
         eval_context_free(c);
         return NULL;
@@ -68,7 +64,8 @@ void eval_context_free(eval_context *c) {
     lq_matmul_ctx_free(c->matmul);
     eval_moe_scratch_free(c->moe);
     float *buffers[] = {c->residual, c->normed, c->q,    c->k,        c->v,        c->attn,
-                        c->proj,     c->gate,   c->up,   c->rope_cos, c->rope_sin, c->embd_group};
+                        c->proj,     c->gate,   c->up,   c->rope_cos, c->rope_sin, c->embd_group,
+                        c->keys_t};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
     free(c);
@@ -77,6 +74,10 @@ void eval_context_free(eval_context *c) {
 void eval_context_set_observer(eval_context *c, eval_observe_fn fn, void *user) {
     c->observe = fn;
     c->observe_user = user;
+}
+
+void eval_context_use_portable_attention(eval_context *c, bool portable) {
+    c->portable_attention = portable;
 }
 
 /* ---- element-wise steps -------------------------------------------------- */
@@ -152,102 +153,6 @@ static void rope(const eval_context *c, float *x, int64_t n, int64_t heads) {
     }
 }
 
-/* ---- attention ----------------------------------------------------------- */
-
-typedef struct attention_job {
-    const eval_context *c;
-    int64_t n, first_query;
-    int64_t blocks_per_head;
-    float scale;
-    atomic_bool out_of_memory;
-} attention_job;
-
-/* Eight independent partial sums, so the compiler can keep them in one
- * vector register. */
-static inline __attribute__((always_inline)) float dot_f32(const float *a, const float *b,
-                                                            int64_t n) {
-    float lanes[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            lanes[k] += a[i + k] * b[i + k];
-    float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    for (; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
-}
-
-/* One query against keys 0..pos: softmax(q.k * scale) weighted sum of v.
- * Compiled for AVX-512 and AVX2 as well (chosen at load time): attention is
- * a third of a forward pass of a small model. */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void attend_one(const attention_job *job, int64_t h, int64_t pos, float *scores) {
-    const eval_context *c = job->c;
-    const eval_hparams *hp = &c->model->hp;
-    const int64_t dim = hp->head_dim, q_dim = hp->n_head * dim, kv_dim = hp->n_head_kv * dim;
-    const int64_t kvh = h / (hp->n_head / hp->n_head_kv);
-    const float *q = c->q + pos * q_dim + h * dim;
-    float max = -INFINITY;
-    for (int64_t j = 0; j <= pos; j++) {
-        scores[j] = dot_f32(q, c->k + j * kv_dim + kvh * dim, dim) * job->scale;
-        if (scores[j] > max)
-            max = scores[j];
-    }
-    double sum = 0.0;
-    for (int64_t j = 0; j <= pos; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += scores[j];
-    }
-    const float inv = (float)(1.0 / sum);
-    float *out = c->attn + pos * q_dim + h * dim;
-    memset(out, 0, sizeof(float) * (size_t)dim);
-    /* four values a pass: the output row is loaded and stored a quarter as
-     * often */
-    int64_t j = 0;
-    for (; j + 4 <= pos + 1; j += 4) {
-        const float p0 = scores[j] * inv, p1 = scores[j + 1] * inv;
-        const float p2 = scores[j + 2] * inv, p3 = scores[j + 3] * inv;
-        const float *v0 = c->v + j * kv_dim + kvh * dim, *v1 = v0 + kv_dim;
-        const float *v2 = v1 + kv_dim, *v3 = v2 + kv_dim;
-        for (int64_t d = 0; d < dim; d++)
-            out[d] += (p0 * v0[d] + p1 * v1[d]) + (p2 * v2[d] + p3 * v3[d]);
-    }
-    for (; j <= pos; j++) {
-        const float p = scores[j] * inv;
-        const float *v = c->v + j * kv_dim + kvh * dim;
-        for (int64_t d = 0; d < dim; d++)
-            out[d] += p * v[d];
-    }
-}
-
-static void attention_task(void *ctx, int64_t task) {
-    attention_job *job = ctx;
-    /* the last query blocks are the longest: hand them out first */
-    const int64_t block = job->blocks_per_head - 1 - task % job->blocks_per_head;
-    const int64_t h = task / job->blocks_per_head;
-    const int64_t begin = job->first_query + block * QUERY_BLOCK;
-    const int64_t end = begin + QUERY_BLOCK < job->n ? begin + QUERY_BLOCK : job->n;
-    float *scores = alloc_floats(end);
-    if (!scores) {
-        atomic_store(&job->out_of_memory, true);
-        return;
-    }
-    for (int64_t pos = begin; pos < end; pos++)
-        attend_one(job, h, pos, scores);
-    free(scores);
-}
-
-static int attention(const eval_context *c, int64_t n, int64_t first_query) {
-    const eval_hparams *hp = &c->model->hp;
-    attention_job job = {c, n, first_query, (n - first_query + QUERY_BLOCK - 1) / QUERY_BLOCK,
-                         1.0f / sqrtf((float)hp->head_dim), false};
-    tool_parallel_for(c->nthreads, hp->n_head * job.blocks_per_head, attention_task, &job);
-    return atomic_load(&job.out_of_memory) ? LQ_ERR_NO_MEMORY : LQ_OK;
-}
-
 /* ---- layers -------------------------------------------------------------- */
 
 size_t eval_token_buffer_bytes(const eval_context *c, int64_t width) {
@@ -305,7 +210,7 @@ static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int6
         eval_rms_norm(c->k, l->k_norm, n * hp->n_head_kv, hp->head_dim, hp->rms_eps, c->k);
     rope(c, c->q, n, hp->n_head);
     rope(c, c->k, n, hp->n_head_kv);
-    st = attention(c, n, row0);
+    st = eval_attention(c, n, row0);
     if (st != LQ_OK)
         return st;
     st = eval_matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj,

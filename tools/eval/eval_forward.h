@@ -11,6 +11,7 @@
 #ifndef QUANT_TOOLS_EVAL_FORWARD_H
 #define QUANT_TOOLS_EVAL_FORWARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "eval_model.h"
@@ -34,6 +35,9 @@ void eval_context_free(eval_context *c);
 /* With an observer every row of every layer is computed (none is skipped
  * because its logits are not wanted). fn NULL removes it. */
 void eval_context_set_observer(eval_context *c, eval_observe_fn fn, void *user);
+/* Compute attention one query at a time, the path of CPUs without AVX-512,
+ * whatever this CPU has (for the tests, which compare both paths). */
+void eval_context_use_portable_attention(eval_context *c, bool portable);
 
 /* Run tokens[0..n) at positions 0..n-1 as a fresh sequence. If logits is not
  * NULL, it receives the logits of positions out_first..n-1, one row of

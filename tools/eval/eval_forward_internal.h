@@ -5,6 +5,7 @@
 #ifndef QUANT_TOOLS_EVAL_FORWARD_INTERNAL_H
 #define QUANT_TOOLS_EVAL_FORWARD_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@ struct eval_context {
     void *observe_user;
     /* [token][feature] buffers */
     float *residual, *normed, *q, *k, *v, *attn, *proj, *gate, *up;
+    float *keys_t;              /* the keys transposed per kv head (eval_attention.c) */
+    bool portable_attention;    /* one query at a time even with AVX-512 */
     float *rope_cos, *rope_sin; /* [position][n_rot / 2] */
     float *embd_group;          /* decoded rows of one interleaved group */
     eval_moe_scratch *moe;      /* NULL without experts */
@@ -37,6 +40,12 @@ size_t eval_token_buffer_bytes(const eval_context *c, int64_t width);
 /* Observe (if there is an observer) and multiply a 2-D matrix. */
 int eval_matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
                 size_t y_capacity);
+
+/* Causal attention of the queries first_query .. n-1 (c->q) over keys and
+ * values 0 .. n-1 (c->k, c->v) into c->attn (eval_attention.c). */
+int eval_attention(const eval_context *c, int64_t n, int64_t first_query);
+/* Floats of c->keys_t for max_tokens tokens of kv_dim key features. */
+int64_t eval_keys_t_floats(int64_t max_tokens, int64_t kv_dim);
 
 /* The mixture-of-experts feed-forward (eval_moe.c): scratch for batches of
  * max_tokens tokens, and the block on rows row0 .. n-1 of the residual. */
