@@ -20,12 +20,7 @@
 
 #include "tool_common.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_X86 1
-#else
-#define HAVE_X86 0
-#endif
+#include "eval_simd.h"
 
 /* Queries per task: small enough to balance the causal triangle over the
  * threads, large enough to amortize the keys' transposition. */
@@ -96,7 +91,7 @@ static inline float dot_f32(const float *a, const float *b, int64_t n) {
 
 /* compiled for AVX2 as well, chosen at load time, for CPUs without the
  * block kernel */
-#if HAVE_X86
+#if HAVE_EVAL_X86
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void
@@ -115,29 +110,10 @@ attend_one(const head_view *hv, int64_t pos, float scale, float *scores, float *
 
 /* ---- AVX-512: a block of queries as two small matrix products ----------- */
 
-#if HAVE_X86
-#define AVX512_ATTN __attribute__((target("avx512f")))
-
-/* exp(x) for x <= 0 (x - max of a softmax): 2^n exp(r), |r| <= ln2 / 2, by
- * a degree-7 Taylor polynomial (relative error below 2e-7, as libm's expf
- * to a few units in the last place); below -87 it is 0 as far as a softmax
- * can tell. */
-AVX512_ATTN static __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
-    static const float taylor[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
-                                   1.0f / 6,    0.5f,       1.0f,       1.0f};
-    __m512 p = _mm512_set1_ps(taylor[0]);
-    for (int i = 1; i < 8; i++)
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(taylor[i]));
-    return _mm512_scalef_ps(p, n);
-}
+#if HAVE_EVAL_X86
 
 /* softmax of row[0, count) in place, the sum in double as the portable one */
-AVX512_ATTN static void softmax_row(float *row, int64_t count) {
+EVAL_AVX512 static void softmax_row(float *row, int64_t count) {
     __m512 max = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < count; j += 16) {
         const __mmask16 m = count - j >= 16 ? 0xffff : (__mmask16)((1u << (count - j)) - 1);
@@ -148,7 +124,7 @@ AVX512_ATTN static void softmax_row(float *row, int64_t count) {
     for (int64_t j = 0; j < count; j += 16) {
         const __mmask16 m = count - j >= 16 ? 0xffff : (__mmask16)((1u << (count - j)) - 1);
         const __m512 e = _mm512_maskz_mov_ps(
-            m, exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), top)));
+            m, eval_exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), top)));
         _mm512_mask_storeu_ps(row + j, m, e);
         sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
         sum = _mm512_add_pd(
@@ -163,7 +139,7 @@ AVX512_ATTN static void softmax_row(float *row, int64_t count) {
 
 /* scores[i * stride + j] = scale * q_(first + i) . k_j for QUERY_TILE queries
  * and the key tiles up to the last query's position */
-AVX512_ATTN static inline __attribute__((always_inline)) void
+EVAL_AVX512 static inline __attribute__((always_inline)) void
 score_tile_n(const head_view *hv, int64_t first, const int nq, const float *kt, int64_t stride,
              float scale, float *scores) {
     const int64_t keys = first + nq; /* keys 0 .. last query's position */
@@ -184,7 +160,7 @@ score_tile_n(const head_view *hv, int64_t first, const int nq, const float *kt, 
 }
 
 /* one instance per query count, so that the accumulators stay in registers */
-AVX512_ATTN static void score_tile(const head_view *hv, int64_t first, int nq, const float *kt,
+EVAL_AVX512 static void score_tile(const head_view *hv, int64_t first, int nq, const float *kt,
                                    int64_t stride, float scale, float *scores) {
     switch (nq) {
     case 4: score_tile_n(hv, first, 4, kt, stride, scale, scores); break;
@@ -196,7 +172,7 @@ AVX512_ATTN static void score_tile(const head_view *hv, int64_t first, int nq, c
 
 /* out rows of nq queries, features [d0, d0 + 16 spans) = probabilities x
  * values, the sums in registers */
-AVX512_ATTN static inline __attribute__((always_inline)) void
+EVAL_AVX512 static inline __attribute__((always_inline)) void
 value_span(const head_view *hv, int64_t first, const int nq, int64_t d0, const int spans,
            const float *probs, int64_t stride, float *out, int64_t out_stride) {
     const int64_t keys = first + nq;
@@ -221,7 +197,7 @@ value_span(const head_view *hv, int64_t first, const int nq, int64_t d0, const i
             _mm512_storeu_ps(out + i * out_stride + d0 + 16 * s, acc[i][s]);
 }
 
-AVX512_ATTN static inline __attribute__((always_inline)) void
+EVAL_AVX512 static inline __attribute__((always_inline)) void
 value_tile_n(const head_view *hv, int64_t first, const int nq, const float *probs, int64_t stride,
              float *out, int64_t out_stride) {
     int64_t d0 = 0;
@@ -232,7 +208,7 @@ value_tile_n(const head_view *hv, int64_t first, const int nq, const float *prob
 }
 
 /* one instance per query count, so that the sums stay in registers */
-AVX512_ATTN static void value_tile(const head_view *hv, int64_t first, int nq, const float *probs,
+EVAL_AVX512 static void value_tile(const head_view *hv, int64_t first, int nq, const float *probs,
                                    int64_t stride, float *out, int64_t out_stride) {
     switch (nq) {
     case 4: value_tile_n(hv, first, 4, probs, stride, out, out_stride); break;
@@ -242,7 +218,7 @@ AVX512_ATTN static void value_tile(const head_view *hv, int64_t first, int nq, c
     }
 }
 
-AVX512_ATTN static void attend_block(const head_view *hv, int64_t begin, int64_t end, float scale,
+EVAL_AVX512 static void attend_block(const head_view *hv, int64_t begin, int64_t end, float scale,
                                      const float *kt, int64_t stride, float *scores, float *out,
                                      int64_t out_stride) {
     for (int64_t first = begin; first < end; first += QUERY_TILE) {
@@ -270,14 +246,12 @@ static void transpose_task(void *ctx, int64_t task) {
     const int64_t dim = c->model->hp.head_dim, kv_dim = c->model->hp.n_head_kv * dim;
     const int64_t stride = keys_t_stride(job->n);
     float *kt = c->keys_t + task * dim * stride;
-    for (int64_t j = 0; j < job->n; j++) {
-        const float *k = c->k + j * kv_dim + task * dim;
+    /* a key tile at a time: its 16 keys stay in L1 while each feature's
+     * 16 values are written side by side */
+    for (int64_t j0 = 0; j0 < stride; j0 += KEY_TILE)
         for (int64_t d = 0; d < dim; d++)
-            kt[d * stride + j] = k[d];
-    }
-    for (int64_t d = 0; d < dim; d++)
-        for (int64_t j = job->n; j < stride; j++)
-            kt[d * stride + j] = 0.0f;
+            for (int64_t j = j0; j < j0 + KEY_TILE; j++)
+                kt[d * stride + j] = j < job->n ? c->k[j * kv_dim + task * dim + d] : 0.0f;
 }
 
 static void attention_task(void *ctx, int64_t task) {
@@ -297,7 +271,7 @@ static void attention_task(void *ctx, int64_t task) {
         atomic_store(&job->out_of_memory, true);
         return;
     }
-#if HAVE_X86
+#if HAVE_EVAL_X86
     if (job->blocked) {
         const int64_t kvh = h / (hp->n_head / hp->n_head_kv);
         attend_block(&hv, begin, end, job->scale, c->keys_t + kvh * hv.dim * stride, stride, scores,
@@ -312,8 +286,8 @@ static void attention_task(void *ctx, int64_t task) {
 }
 
 static bool blocked_kernel_fits(int64_t dim) {
-#if HAVE_X86
-    return dim % 16 == 0 && __builtin_cpu_supports("avx512f");
+#if HAVE_EVAL_X86
+    return dim % 16 == 0 && eval_has_avx512();
 #else
     (void)dim;
     return false;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "eval_arch.h"
+#include "eval_simd.h"
 #include "quant.h"
 #include "tool_common.h"
 
@@ -108,8 +109,28 @@ static void add_into(float *y, const float *x, int64_t count) {
         y[i] += x[i];
 }
 
+#if HAVE_EVAL_X86
+EVAL_AVX512 static int64_t swiglu_avx512(float *gate, const float *up, int64_t count) {
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 minus_g = _mm512_sub_ps(_mm512_setzero_ps(), g);
+        const __m512 sigmoid_denominator =
+            _mm512_add_ps(_mm512_set1_ps(1.0f), eval_exp_avx512(minus_g));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, sigmoid_denominator),
+                                                 _mm512_loadu_ps(up + i)));
+    }
+    return i;
+}
+#endif
+
 void eval_swiglu(float *gate, const float *up, int64_t count) {
-    for (int64_t i = 0; i < count; i++)
+    int64_t i = 0;
+#if HAVE_EVAL_X86
+    if (eval_has_avx512())
+        i = swiglu_avx512(gate, up, count);
+#endif
+    for (; i < count; i++)
         gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
