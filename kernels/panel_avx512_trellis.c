@@ -37,9 +37,6 @@ AVX512 INLINE __m512i load512(const uint8_t *p) { return _mm512_loadu_si512((con
 AVX512 INLINE __m256i load256(const uint8_t *p) {
     return _mm256_loadu_si256((const __m256i *)(const void *)p);
 }
-AVX512 INLINE __m512i or3(__m512i a, __m512i b, __m512i c) {
-    return _mm512_ternarylogic_epi32(a, b, c, 0xfe);
-}
 AVX512 INLINE __m512i and_const(__m512i x, int mask) {
     return _mm512_and_si512(x, _mm512_set1_epi32(mask));
 }
@@ -66,55 +63,68 @@ AVX512 INLINE void seeds_kt2(const uint8_t *sb, __m512i seeds[4]) {
     seeds[1] = _mm512_add_epi32(_mm512_srli_epi32(pairs, 16), offset);
 }
 
-/* iq1_kt: sh[L / 2] in lane L (block scale code, top seed bits) */
-AVX512 INLINE __m512i kt1_sh_lanes(const uint8_t *sb) {
-    const __m128i eight = _mm_loadl_epi64((const __m128i *)(const void *)sb);
-    return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(eight, eight));
+/* a | (b & mask) */
+AVX512 INLINE __m512i or_masked(__m512i a, __m512i b, int mask) {
+    return _mm512_ternarylogic_epi32(a, b, _mm512_set1_epi32(mask), 0xf8);
 }
 
-/* iq1_kt: group g = 2L + e of block L / 2: bits 0-7 in ql[g] (byte 8 + g),
- * 8-11 in nibble L / 8 of qh[g % 16] (byte 40 + ...), bit 12 is bit
- * 4 + g % 4 of sh[L / 2] */
+/* iq1_kt: word g = sh[g / 4] (block g / 4's scale code and top seed bits) */
+AVX512 INLINE __m512i kt1_sh_words(const uint8_t *sb) {
+    const __m512i qwords = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)sb));
+    /* each qword's low byte to the low byte of its four words */
+    return _mm512_shuffle_epi8(qwords, _mm512_set4_epi32((int)0x80088008, (int)0x80088008,
+                                                         (int)0x80008000, (int)0x80008000));
+}
+
+/* iq1_kt: group g = 2L + e of block g / 4: bits 0-7 in ql[g] (byte 8 + g),
+ * 8-11 in nibble g / 16 of qh[g % 16] (byte 40 + ...), bit 12 is bit
+ * 4 + g % 4 of sh[g / 4]. Built as word g of one register (13 bits, so the
+ * offset is added to both words of a lane at once), lane L = groups 2L,
+ * 2L + 1. */
 AVX512 INLINE void seeds_kt1(const uint8_t *sb, __m512i seeds[4]) {
-    const __m512i ql = _mm512_cvtepu16_epi32(load256(sb + 8));
-    const __m256i qh16 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(sb + 40)));
-    const __m512i qh = _mm512_srlv_epi32(_mm512_cvtepu16_epi32(qh16),
-                                         _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4));
-    const __m512i sh = kt1_sh_lanes(sb);
-    const __m512i offset = _mm512_set1_epi32((int)LQ_KT_OFFSET);
-    for (int e = 0; e < 2; e++) {
-        const __m512i low = and_const(_mm512_srli_epi32(ql, 8 * (unsigned)e), 0xff);
-        const __m512i mid = and_const(shift_by(qh, 8 - 8 * e), 0xf00);
-        const __m512i top = and_const(
-            _mm512_sllv_epi32(sh, _mm512_setr_epi32(8 - e, 6 - e, 8 - e, 6 - e, 8 - e, 6 - e, 8 - e, 6 - e,
-                                                    8 - e, 6 - e, 8 - e, 6 - e, 8 - e, 6 - e, 8 - e, 6 - e)),
-            0x1000);
-        seeds[e] = _mm512_add_epi32(or3(low, mid, top), offset);
-    }
+    const __m512i ql = _mm512_cvtepu8_epi16(load256(sb + 8));
+    const __m512i qh = _mm512_cvtepu8_epi16(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(sb + 40))));
+    const __m512i mid = _mm512_sllv_epi16(qh, _mm512_setr_epi32(0x80008, 0x80008, 0x80008, 0x80008, 0x80008,
+                                                                0x80008, 0x80008, 0x80008, 0x40004, 0x40004,
+                                                                0x40004, 0x40004, 0x40004, 0x40004, 0x40004,
+                                                                0x40004));
+    const __m512i top = _mm512_sllv_epi16(kt1_sh_words(sb), _mm512_set4_epi32(0x50006, 0x70008, 0x50006, 0x70008));
+    const __m512i words = _mm512_add_epi32(or_masked(or_masked(ql, mid, 0x0f000f00), top, 0x10001000),
+                                           _mm512_set1_epi32((int)(LQ_KT_OFFSET * 0x10001u)));
+    seeds[0] = and_const(words, 0xffff);
+    seeds[1] = _mm512_srli_epi32(words, 16);
 }
 
 /* iq4_kt: group g = 4L + s of block L / 2: bits 0-7 in ql[g] (byte 32 +
- * g), 8-11 in nibble L / 8 of qh[g % 32] (byte 96 + ...), 12-14 at bit
- * 8 + 3 (g % 8) of the block's word, whose bit 0 selects the offset */
+ * g), 8-11 in nibble g / 32 of qh[g % 32] (byte 96 + ...), 12-14 at bit
+ * 8 + 3 (g % 8) of the block's word, whose bit 0 selects the offset. The
+ * low 12 bits (and the offset's 4096) are built as words, group g in word
+ * g % 32 of halves[g / 32], so lane L's four are qword L % 8 of a half;
+ * the top bits and the second codebook's 32768 come from the word per s. */
 AVX512 INLINE void seeds_kt4(const uint8_t *sb, __m512i seeds[4]) {
-    const __m512i ql = load512(sb + 32);
-    const __m512i qh = _mm512_and_si512(
-        _mm512_srlv_epi32(_mm512_broadcast_i64x4(load256(sb + 96)),
-                          _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4)),
-        _mm512_set1_epi8(15));
+    const __m512i qh = _mm512_cvtepu8_epi16(load256(sb + 96));
+    const __m512i base = _mm512_set1_epi32((int)(LQ_KT_OFFSET * 0x10001u));
+    const __m512i half0 = _mm512_add_epi32(
+        or_masked(_mm512_cvtepu8_epi16(load256(sb + 32)), _mm512_slli_epi16(qh, 8), 0x0f000f00), base);
+    const __m512i half1 = _mm512_add_epi32(
+        or_masked(_mm512_cvtepu8_epi16(load256(sb + 64)), _mm512_slli_epi16(qh, 4), 0x0f000f00), base);
+    /* lane L: dword 2 (L % 8) + p of half L / 8 = words of s = 2 p, 2 p + 1 */
+    __m512i pair[2];
+    for (int p = 0; p < 2; p++)
+        pair[p] = _mm512_permutex2var_epi32(
+            half0, _mm512_setr_epi32(p, 2 + p, 4 + p, 6 + p, 8 + p, 10 + p, 12 + p, 14 + p, 16 + p, 18 + p,
+                                     20 + p, 22 + p, 24 + p, 26 + p, 28 + p, 30 + p),
+            half1);
     const __m512i word = block_dwords(sb);
-    const __m512i offset = _mm512_add_epi32(_mm512_set1_epi32((int)LQ_KT_OFFSET),
-                                            _mm512_slli_epi32(and_const(word, 1), 15));
+    const __m512i alt = _mm512_slli_epi32(and_const(word, 1), 15);
     for (int s = 0; s < 4; s++) {
-        const __m512i low = s == 3 ? _mm512_srli_epi32(ql, 24) : and_const(_mm512_srli_epi32(ql, 8 * (unsigned)s), 0xff);
-        const __m512i mid = and_const(shift_by(qh, 8 - 8 * s), 0xf00);
+        const __m512i low = s % 2 ? _mm512_srli_epi32(pair[s / 2], 16) : and_const(pair[s / 2], 0xffff);
         /* bits 8 + 3 ig .. of the word to 12 .., ig = 4 (L % 2) + s */
         const int even = (3 * s + 28) % 32, odd = 8 + 3 * s;
-        const __m512i top = and_const(
-            _mm512_rorv_epi32(word, _mm512_setr_epi32(even, odd, even, odd, even, odd, even, odd, even, odd,
-                                                      even, odd, even, odd, even, odd)),
-            0x7000);
-        seeds[s] = _mm512_add_epi32(or3(low, mid, top), offset);
+        const __m512i top = _mm512_rorv_epi32(word, _mm512_setr_epi32(even, odd, even, odd, even, odd, even, odd,
+                                                                      even, odd, even, odd, even, odd, even, odd));
+        seeds[s] = _mm512_add_epi32(low, or_masked(alt, top, 0x7000));
     }
 }
 
@@ -146,7 +156,7 @@ AVX512 INLINE __m512 block_scales_kt(kt_kind kind, const uint8_t *sb) {
     }
     __m512i code;
     if (kind == KT1)
-        code = and_const(kt1_sh_lanes(sb), 15);
+        code = and_const(kt1_sh_words(sb), 15);
     else
         code = and_const(_mm512_srlv_epi32(_mm512_set1_epi32((int)lq_load_u32(sb)),
                                            _mm512_setr_epi32(0, 0, 8, 8, 16, 16, 24, 24, 4, 4, 12, 12, 20,
