@@ -40,10 +40,6 @@ AVX512 INLINE __m256i load256(const uint8_t *p) {
 AVX512 INLINE __m512i and_const(__m512i x, int mask) {
     return _mm512_and_si512(x, _mm512_set1_epi32(mask));
 }
-/* shift left by n, right by -n */
-AVX512 INLINE __m512i shift_by(__m512i x, int n) {
-    return n >= 0 ? _mm512_slli_epi32(x, (unsigned)n) : _mm512_srli_epi32(x, (unsigned)-n);
-}
 /* lane L = block L / 2's word (iq4_kt: 8 dwords at the super-block's start) */
 AVX512 INLINE __m512i block_dwords(const uint8_t *p) {
     return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
