@@ -309,7 +309,17 @@ AVX512 INLINE void gemv_kt(kt_kind kind, const uint8_t *rows, int64_t row_bytes,
             const int nc = nchunks - c0 < GEMV_CHUNKS ? (int)(nchunks - c0) : GEMV_CHUNKS;
             for (int c = 0; c < nc; c++)
                 expand_chunk(&a[c0 + c], &expanded[c]);
-            for (int r = 0; r < nr; r++) {
+            int r = 0;
+            for (; r + 2 <= nr; r += 2) {
+                const uint8_t *row0 = rows + (r0 + r) * row_bytes, *row1 = row0 + row_bytes;
+                const float d0 = lq_load_f32(row0), d1 = lq_load_f32(row1);
+                for (int c = 0; c < nc; c++) {
+                    const int64_t at = 4 + (c0 + c) * super_block_bytes[kind];
+                    sum[r] = chunk_gemv(kind, row0 + at, d0, powers, &expanded[c], sum[r]);
+                    sum[r + 1] = chunk_gemv(kind, row1 + at, d1, powers, &expanded[c], sum[r + 1]);
+                }
+            }
+            for (; r < nr; r++) {
                 const uint8_t *row = rows + (r0 + r) * row_bytes;
                 const float d = lq_load_f32(row);
                 for (int c = 0; c < nc; c++)
