@@ -293,6 +293,19 @@ AVX512 INLINE __m512 chunk_gemv(kt_kind kind, const uint8_t *sb, float d, const 
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, sum);
 }
 
+/* `count` rows (row k at row + k * row_bytes) over a block of chunks;
+ * two rows at once give the core two independent chains to overlap. */
+AVX512 INLINE void rows_pass(kt_kind kind, const uint8_t *row, int64_t row_bytes, int count,
+                             int64_t first_chunk, int nc, const uint32_t *powers,
+                             const expanded_chunk *e, __m512 *sum) {
+    for (int c = 0; c < nc; c++) {
+        const int64_t at = 4 + (first_chunk + c) * super_block_bytes[kind];
+        for (int k = 0; k < count; k++)
+            sum[k] = chunk_gemv(kind, row + k * row_bytes + at, lq_load_f32(row + k * row_bytes), powers,
+                                &e[c], sum[k]);
+    }
+}
+
 /* Blocks of rows by blocks of chunks; each row's sum stays the tile's
  * (chunks in order). */
 AVX512 INLINE void gemv_kt(kt_kind kind, const uint8_t *rows, int64_t row_bytes, int64_t nrows,
@@ -310,22 +323,10 @@ AVX512 INLINE void gemv_kt(kt_kind kind, const uint8_t *rows, int64_t row_bytes,
             for (int c = 0; c < nc; c++)
                 expand_chunk(&a[c0 + c], &expanded[c]);
             int r = 0;
-            for (; r + 2 <= nr; r += 2) {
-                const uint8_t *row0 = rows + (r0 + r) * row_bytes, *row1 = row0 + row_bytes;
-                const float d0 = lq_load_f32(row0), d1 = lq_load_f32(row1);
-                for (int c = 0; c < nc; c++) {
-                    const int64_t at = 4 + (c0 + c) * super_block_bytes[kind];
-                    sum[r] = chunk_gemv(kind, row0 + at, d0, powers, &expanded[c], sum[r]);
-                    sum[r + 1] = chunk_gemv(kind, row1 + at, d1, powers, &expanded[c], sum[r + 1]);
-                }
-            }
-            for (; r < nr; r++) {
-                const uint8_t *row = rows + (r0 + r) * row_bytes;
-                const float d = lq_load_f32(row);
-                for (int c = 0; c < nc; c++)
-                    sum[r] = chunk_gemv(kind, row + 4 + (c0 + c) * super_block_bytes[kind], d, powers,
-                                        &expanded[c], sum[r]);
-            }
+            for (; r + 2 <= nr; r += 2)
+                rows_pass(kind, rows + (r0 + r) * row_bytes, row_bytes, 2, c0, nc, powers, expanded, &sum[r]);
+            if (r < nr)
+                rows_pass(kind, rows + (r0 + r) * row_bytes, row_bytes, 1, c0, nc, powers, expanded, &sum[r]);
         }
         for (int r = 0; r < nr; r++)
             y[r0 + r] = _mm512_reduce_add_ps(sum[r]);
