@@ -164,7 +164,10 @@ lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level);
 int lq_panel_simd_decoder_count(void);
 const lq_panel_simd_decoder *lq_panel_simd_decoder_at(int i, lq_simd_level *level);
 extern const int lq_panel_decoders_avx512_count;
-/* AVX2 decoders of the trellis types (panel_avx2_trellis.c) */
+/* AVX-512 and AVX2 decoders of the trellis types (panel_avx512_trellis.c,
+ * panel_avx2_trellis.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_trellis[];
+extern const int lq_panel_decoders_avx512_trellis_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_trellis[];
 extern const int lq_panel_decoders_avx2_trellis_count;
 /* AVX2 decoders of the 32-weight block types (panel_avx2_legacy.c: q4_0,
