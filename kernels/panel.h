@@ -201,5 +201,8 @@ lq_group_gemv_fn lq_group_gemv_avx2_for(int type);
 /* The group GEMV of `level` for groups of base type `type`, or NULL
  * (scalar). */
 lq_group_gemv_fn lq_group_gemv_for(lq_simd_level level, int type);
+/* The fused group GEMV of the interleaved type `type` (the group decoder
+ * inlined, panel_avx512_groups.c) at exactly `level`, or NULL. */
+lq_group_gemv_fn lq_group_gemv_fused(int type, lq_simd_level level);
 
 #endif /* LIBQUANT_PANEL_H */
