@@ -174,6 +174,9 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
 extern const int lq_panel_decoders_avx2_legacy_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
 extern const int lq_panel_decoders_avx2_kquants_count;
+/* AVX-512 group decoders of interleaved types (panel_avx512_groups.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_groups[];
+extern const int lq_panel_decoders_avx512_groups_count;
 /* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
 extern const int lq_panel_decoders_avx2_groups_count;

@@ -474,6 +474,120 @@ AVX512 INLINE void chunk_iq4_xs_r8(const uint8_t *group, int64_t chunk, const lq
 
 LQ_GROUP_GEMV(gemv_iq4_xs_r8, 8, chunk_iq4_xs_r8)
 
+/* ---- q8_k_r8 / q8_k_r16: per 256 weights d[N] (f16), then quad c of row k
+ * at 4 (N c + k): quad s of group g is the N rows' piece 4 g + s. q8_k_r8's
+ * quants are int8 (plus 128: unsigned), q8_k_r16's already stored plus 128.
+ * The levels are q8_K's (interleaved_q8k.c unpacks to it). */
+
+enum { Q8_K_R8_BLOCK = 8 * 258, Q8_K_R16_BLOCK = 16 * 258 };
+
+AVX512 INLINE void chunk_q8_k_r8(const uint8_t *group, int64_t chunk, const lq_gact *a, __m512 *sum) {
+    const uint8_t *w = group + chunk * Q8_K_R8_BLOCK;
+    const __m512 d = halves8_twice(w);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; p++) {
+        __m512i acc = _mm512_sub_epi32(_mm512_setzero_si512(), lq_gp_bias(8, p, a, 7));
+        for (int s = 0; s < 4; s++) {
+            const uint8_t *q = w + 16 + 32 * (8 * p + s);
+            const __m512i u = _mm512_xor_si512(two_pieces(q, q + 128), flip);
+            acc = _mm512_dpbusd_epi32(acc, u, two_dwords(a->step[s], 2 * p, 2 * p + 1));
+        }
+        lq_gsum_add(8, p, acc, d, a, sum);
+    }
+}
+
+AVX512 INLINE void chunk_q8_k_r16(const uint8_t *group, int64_t chunk, const lq_gact *a, __m512 *sum) {
+    const uint8_t *w = group + chunk * Q8_K_R16_BLOCK;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)w));
+#pragma GCC unroll 16
+    for (int p = 0; p < 16; p++) {
+        __m512i acc = _mm512_sub_epi32(_mm512_setzero_si512(), lq_gp_bias(16, p, a, 7));
+        for (int s = 0; s < 4; s++)
+            acc = _mm512_dpbusd_epi32(acc, load64(w + 32 + 64 * (4 * p + s)),
+                                      lq_gp_spread(16, p, a->step[s]));
+        lq_gsum_add(16, p, acc, d, a, sum);
+    }
+}
+
+LQ_GROUP_GEMV(gemv_q8_k_r8, 8, chunk_q8_k_r8)
+LQ_GROUP_GEMV(gemv_q8_k_r16, 16, chunk_q8_k_r16)
+
+/* 16 x 16 dwords: out[k] lane L = in[L] lane k */
+AVX512 INLINE void transpose16(const __m512i in[16], __m512i out[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(in[i], in[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(in[i], in[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + h] = _mm512_unpacklo_epi64(t[i + h], t[i + 2 + h]);
+            u[i + 2 + h] = _mm512_unpackhi_epi64(t[i + h], t[i + 2 + h]);
+        }
+    /* u[4 q + r]: in 128-bit lane m, output row 4 m + order[r] of inputs
+     * 4 q .. 4 q + 3 */
+    static const int order[4] = {0, 2, 1, 3};
+    for (int q = 0; q < 4; q += 2)
+        for (int r = 0; r < 4; r++) {
+            t[4 * q + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0x88);
+            t[4 * (q + 1) + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0xDD);
+        }
+    for (int r = 0; r < 4; r++)
+        for (int m = 0; m < 2; m++) {
+            out[4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0x88);
+            out[8 + 4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0xDD);
+        }
+}
+
+AVX512 INLINE void store_row_scale(lq_panel_chunk *out, const uint8_t *half) {
+    _mm512_store_ps(out->scale, _mm512_set1_ps(lq_half_to_float(lq_load_u16(half))));
+    _mm512_store_ps(out->offset, _mm512_setzero_ps());
+}
+
+AVX512 static void group_q8_k_r16(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                  lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * Q8_K_R16_BLOCK;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int s = 0; s < 4; s++) {
+        __m512i in[16], rows[16];
+        for (int g = 0; g < 16; g++)
+            in[g] = _mm512_xor_si512(load64(w + 32 + 64 * (4 * g + s)), flip);
+        transpose16(in, rows);
+        for (int k = 0; k < 16; k++)
+            _mm512_store_si512((void *)(out[k * out_stride].level + 64 * s), rows[k]);
+    }
+    for (int k = 0; k < 16; k++)
+        store_row_scale(&out[k * out_stride], w + 2 * k);
+    (void)ncols;
+}
+
+AVX512 static void group_q8_k_r8(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                 lq_panel_chunk *out, int64_t out_stride) {
+    const uint8_t *w = group + chunk * Q8_K_R8_BLOCK;
+    for (int s = 0; s < 4; s++) {
+        /* register i: groups 2 i (lanes 0-7) and 2 i + 1 (8-15), 8 rows each */
+        __m512 pairs[8];
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *q = w + 16 + 32 * (8 * i + s);
+            pairs[i] = _mm512_castsi512_ps(two_pieces(q, q + 128));
+        }
+        for (int k = 0; k < 8; k++)
+            _mm512_store_ps((float *)(void *)(out[k * out_stride].level + 64 * s),
+                            lq_gp_row(8, pairs, k));
+    }
+    for (int k = 0; k < 8; k++)
+        store_row_scale(&out[k * out_stride], w + 2 * k);
+    (void)ncols;
+}
+
+const lq_panel_simd_decoder lq_panel_decoders_avx512_groups[] = {
+    {LQ_TYPE_Q8_K_R8, NULL, group_q8_k_r8, NULL},
+    {LQ_TYPE_Q8_K_R16, NULL, group_q8_k_r16, NULL},
+};
+const int lq_panel_decoders_avx512_groups_count =
+    (int)(sizeof lq_panel_decoders_avx512_groups / sizeof lq_panel_decoders_avx512_groups[0]);
+
 /* ---- lookup ---------------------------------------------------------------- */
 
 typedef struct fused_gemv {
@@ -488,6 +602,7 @@ static const fused_gemv fused[] = {
     {LQ_TYPE_Q4_K_R4, gemv_q4_K_r4},     {LQ_TYPE_Q5_K_R4, gemv_q5_K_r4},
     {LQ_TYPE_Q6_K_R4, gemv_q6_K_r4},     {LQ_TYPE_Q2_K_R4, gemv_q2_K_r4},
     {LQ_TYPE_Q3_K_R4, gemv_q3_K_r4},     {LQ_TYPE_IQ4_XS_R8, gemv_iq4_xs_r8},
+    {LQ_TYPE_Q8_K_R8, gemv_q8_k_r8},     {LQ_TYPE_Q8_K_R16, gemv_q8_k_r16},
 };
 
 lq_group_gemv_fn lq_group_gemv_fused(int type, lq_simd_level level) {
@@ -500,6 +615,9 @@ lq_group_gemv_fn lq_group_gemv_fused(int type, lq_simd_level level) {
 }
 
 #else /* not x86 */
+
+const lq_panel_simd_decoder lq_panel_decoders_avx512_groups[1] = {{-1, NULL, NULL, NULL}};
+const int lq_panel_decoders_avx512_groups_count = 0;
 
 lq_group_gemv_fn lq_group_gemv_fused(int type, lq_simd_level level) {
     (void)type, (void)level;
