@@ -84,7 +84,8 @@ AVX512 INLINE __m512i lq_gp_bias(int rows, int p, const lq_gact *a, int log2_bia
     return lq_gp_spread(rows, p, _mm512_slli_epi32(a->sum, (unsigned)log2_bias));
 }
 
-/* Row k's lane-order vector (lane g = group g) from the P layout. */
+/* Row k's lane-order vector (lane g = group g) from the P layout (4 or 8
+ * rows). */
 AVX512 INLINE __m512 lq_gp_row(int rows, const __m512 *sum, int k) {
     if (rows == 4) {
         /* 4 registers, row k at lanes k, k + 4, k + 8, k + 12 of each */
@@ -110,14 +111,50 @@ AVX512 INLINE __m512 lq_gp_row(int rows, const __m512 *sum, int k) {
         const __m512 b = _mm512_shuffle_f32x4(part[2], part[3], 0x00);
         return _mm512_shuffle_f32x4(a, b, 0x88);
     }
-    /* 16 registers, one group each: lane k of every register */
-    _Alignas(64) float all[16 * 16];
-    int idx[16];
-    for (int p = 0; p < 16; p++) {
-        _mm512_store_ps(all + 16 * p, sum[p]);
-        idx[p] = 16 * p + k;
+    /* one group per register: lq_gp_rows transposes them all at once */
+    return _mm512_setzero_ps();
+}
+
+/* 16 x 16 dwords: out[k] lane L = in[L] lane k */
+AVX512 INLINE void lq_transpose16(const __m512i in[16], __m512i out[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(in[i], in[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(in[i], in[i + 1]);
     }
-    return _mm512_i32gather_ps(_mm512_loadu_si512((const void *)idx), all, 4);
+    for (int i = 0; i < 16; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + h] = _mm512_unpacklo_epi64(t[i + h], t[i + 2 + h]);
+            u[i + 2 + h] = _mm512_unpackhi_epi64(t[i + h], t[i + 2 + h]);
+        }
+    /* u[4 q + r]: in 128-bit lane m, output row 4 m + order[r] of inputs
+     * 4 q .. 4 q + 3 */
+    static const int order[4] = {0, 2, 1, 3};
+    for (int q = 0; q < 4; q += 2)
+        for (int r = 0; r < 4; r++) {
+            t[4 * q + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0x88);
+            t[4 * (q + 1) + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0xDD);
+        }
+    for (int r = 0; r < 4; r++)
+        for (int m = 0; m < 2; m++) {
+            out[4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0x88);
+            out[8 + 4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0xDD);
+        }
+}
+
+/* y[k] = row k's product, for every row of the group */
+AVX512 INLINE void lq_gp_rows(int rows, const __m512 *sum, float *y) {
+    if (rows == 16) {
+        __m512i in[16], out[16];
+        for (int p = 0; p < 16; p++)
+            in[p] = _mm512_castps_si512(sum[p]);
+        lq_transpose16(in, out);
+        for (int k = 0; k < 16; k++)
+            y[k] = _mm512_reduce_add_ps(_mm512_castsi512_ps(out[k]));
+        return;
+    }
+    for (int k = 0; k < rows; k++)
+        y[k] = _mm512_reduce_add_ps(lq_gp_row(rows, sum, k));
 }
 
 #define LQ_GROUP_GEMV(name, ROWS, chunk_fn)                                                      \
@@ -136,8 +173,7 @@ AVX512 INLINE __m512 lq_gp_row(int rows, const __m512 *sum, int k) {
                 lq_gact_load(&a[c], &act);                                                       \
                 chunk_fn(group, c, &act, sum);                                                   \
             }                                                                                    \
-            for (int k = 0; k < ROWS; k++)                                                       \
-                y[g * ROWS + k] = _mm512_reduce_add_ps(lq_gp_row(ROWS, sum, k));                 \
+            lq_gp_rows(ROWS, sum, y + g * ROWS);                                                 \
         }                                                                                        \
         (void)decode, (void)rows, (void)has_offset;                                              \
     }

@@ -502,43 +502,18 @@ AVX512 INLINE void chunk_q8_k_r16(const uint8_t *group, int64_t chunk, const lq_
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)w));
 #pragma GCC unroll 16
     for (int p = 0; p < 16; p++) {
-        __m512i acc = _mm512_sub_epi32(_mm512_setzero_si512(), lq_gp_bias(16, p, a, 7));
+        /* two chains of vpdpbusd: shorter dependencies */
+        __m512i acc[2] = {_mm512_sub_epi32(_mm512_setzero_si512(), lq_gp_bias(16, p, a, 7)),
+                          _mm512_setzero_si512()};
         for (int s = 0; s < 4; s++)
-            acc = _mm512_dpbusd_epi32(acc, load64(w + 32 + 64 * (4 * p + s)),
-                                      lq_gp_spread(16, p, a->step[s]));
-        lq_gsum_add(16, p, acc, d, a, sum);
+            acc[s / 2] = _mm512_dpbusd_epi32(acc[s / 2], load64(w + 32 + 64 * (4 * p + s)),
+                                             lq_gp_spread(16, p, a->step[s]));
+        lq_gsum_add(16, p, _mm512_add_epi32(acc[0], acc[1]), d, a, sum);
     }
 }
 
 LQ_GROUP_GEMV(gemv_q8_k_r8, 8, chunk_q8_k_r8)
 LQ_GROUP_GEMV(gemv_q8_k_r16, 16, chunk_q8_k_r16)
-
-/* 16 x 16 dwords: out[k] lane L = in[L] lane k */
-AVX512 INLINE void transpose16(const __m512i in[16], __m512i out[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(in[i], in[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(in[i], in[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4)
-        for (int h = 0; h < 2; h++) {
-            u[i + h] = _mm512_unpacklo_epi64(t[i + h], t[i + 2 + h]);
-            u[i + 2 + h] = _mm512_unpackhi_epi64(t[i + h], t[i + 2 + h]);
-        }
-    /* u[4 q + r]: in 128-bit lane m, output row 4 m + order[r] of inputs
-     * 4 q .. 4 q + 3 */
-    static const int order[4] = {0, 2, 1, 3};
-    for (int q = 0; q < 4; q += 2)
-        for (int r = 0; r < 4; r++) {
-            t[4 * q + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0x88);
-            t[4 * (q + 1) + r] = _mm512_shuffle_i32x4(u[4 * q + r], u[4 * (q + 1) + r], 0xDD);
-        }
-    for (int r = 0; r < 4; r++)
-        for (int m = 0; m < 2; m++) {
-            out[4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0x88);
-            out[8 + 4 * m + order[r]] = _mm512_shuffle_i32x4(t[r + 4 * m], t[8 + r + 4 * m], 0xDD);
-        }
-}
 
 AVX512 INLINE void store_row_scale(lq_panel_chunk *out, const uint8_t *half) {
     _mm512_store_ps(out->scale, _mm512_set1_ps(lq_half_to_float(lq_load_u16(half))));
@@ -553,7 +528,7 @@ AVX512 static void group_q8_k_r16(const uint8_t *group, int64_t ncols, int64_t c
         __m512i in[16], rows[16];
         for (int g = 0; g < 16; g++)
             in[g] = _mm512_xor_si512(load64(w + 32 + 64 * (4 * g + s)), flip);
-        transpose16(in, rows);
+        lq_transpose16(in, rows);
         for (int k = 0; k < 16; k++)
             _mm512_store_si512((void *)(out[k * out_stride].level + 64 * s), rows[k]);
     }
