@@ -269,6 +269,78 @@ LQ_GROUP_GEMV(gemv_iq4_nl_r4, 4, chunk_iq4_nl_r4)
 LQ_GROUP_GEMV(gemv_q5_0_r4, 4, chunk_q5_0_r4)
 LQ_GROUP_GEMV(gemv_q6_0_r4, 4, chunk_q6_0_r4)
 
+/* Group decoders of the 4-row plane types: per column b the signed levels
+ * lo[b] (quads a = 0, 1 in 128-bit lanes 2 a + c) and hi[b] (quads 2, 3)
+ * of groups 2 b + c. One permute per (b, c) makes the register of group
+ * 2 b + c (lane 4 s + k: quad s of row k), a 16 x 16 transpose makes
+ * register 4 s + k: step s of row k, in lane order. */
+AVX512 INLINE void store_planes4(const __m512i lo[8], const __m512i hi[8], lq_panel_chunk *out,
+                                 int64_t out_stride) {
+    __m512i by_group[16], by_row[16];
+    for (int b = 0; b < 8; b++)
+        for (int c = 0; c < 2; c++) {
+            int idx[16];
+            for (int lane = 0; lane < 16; lane++) {
+                const int s = lane / 4, k = lane % 4;
+                idx[lane] = 16 * (s / 2) + 4 * (2 * (s % 2) + c) + k;
+            }
+            by_group[2 * b + c] = _mm512_permutex2var_epi32(lo[b], _mm512_loadu_si512((const void *)idx), hi[b]);
+        }
+    lq_transpose16(by_group, by_row);
+    for (int s = 0; s < 4; s++)
+        for (int k = 0; k < 4; k++)
+            _mm512_store_si512((void *)(out[k * out_stride].level + 64 * s), by_row[4 * s + k]);
+}
+
+/* the f16 d[4] at the start of 8 columns: row k's 8 scales, each twice */
+AVX512 INLINE void store_column_scales4(const uint8_t *first, int col_bytes, lq_panel_chunk *out,
+                                        int64_t out_stride) {
+    for (int k = 0; k < 4; k++) {
+        const uint8_t *d = first + 2 * k;
+        const __m128i h = _mm_setr_epi16(
+            (short)lq_load_u16(d), (short)lq_load_u16(d + col_bytes), (short)lq_load_u16(d + 2 * col_bytes),
+            (short)lq_load_u16(d + 3 * col_bytes), (short)lq_load_u16(d + 4 * col_bytes),
+            (short)lq_load_u16(d + 5 * col_bytes), (short)lq_load_u16(d + 6 * col_bytes),
+            (short)lq_load_u16(d + 7 * col_bytes));
+        const __m512 eight = _mm512_castps256_ps512(_mm256_cvtph_ps(h));
+        store_scales(&out[k * out_stride],
+                     _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), eight));
+    }
+}
+
+AVX512 INLINE void group_legacy_r4(const uint8_t *group, int64_t chunk, lq_panel_chunk *out,
+                                   int64_t out_stride, legacy_r4 kind) {
+    const int col_bytes = kind == IQ4_NL_R4 ? 4 * 18 : kind == Q5_0_R4 ? 4 * 22 : 4 * 26;
+    const uint8_t *first = group + chunk * 8 * col_bytes;
+    /* unsigned levels back to the signed ones: minus the bias, or the table
+     * minus 128 */
+    const __m512i bias = _mm512_set1_epi8((char)(kind == IQ4_NL_R4 ? 0x80 : kind == Q5_0_R4 ? 16 : 32));
+    __m512i lo[8], hi[8];
+    for (int b = 0; b < 8; b++) {
+        legacy_r4_quants(first + b * col_bytes, kind, &lo[b], &hi[b]);
+        lo[b] = _mm512_sub_epi8(lo[b], bias);
+        hi[b] = _mm512_sub_epi8(hi[b], bias);
+    }
+    store_planes4(lo, hi, out, out_stride);
+    store_column_scales4(first, col_bytes, out, out_stride);
+}
+
+AVX512 static void group_iq4_nl_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                   lq_panel_chunk *out, int64_t out_stride) {
+    group_legacy_r4(group, chunk, out, out_stride, IQ4_NL_R4);
+    (void)ncols;
+}
+AVX512 static void group_q5_0_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                 lq_panel_chunk *out, int64_t out_stride) {
+    group_legacy_r4(group, chunk, out, out_stride, Q5_0_R4);
+    (void)ncols;
+}
+AVX512 static void group_q6_0_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                                 lq_panel_chunk *out, int64_t out_stride) {
+    group_legacy_r4(group, chunk, out, out_stride, Q6_0_R4);
+    (void)ncols;
+}
+
 /* ---- q4_K_r4 / q5_K_r4: d[4], dmin[4], scales_h[16], scales_l[32], (q5:
  * qh[128]), qs[512]: per 64 weights f the planes of groups 4 f, 4 f + 1,
  * then of 4 f + 2, 4 f + 3; q5's fifth bits: plane e + 2 f of 16 bytes,
@@ -557,6 +629,9 @@ AVX512 static void group_q8_k_r8(const uint8_t *group, int64_t ncols, int64_t ch
 }
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512_groups[] = {
+    {LQ_TYPE_IQ4_NL_R4, NULL, group_iq4_nl_r4, NULL},
+    {LQ_TYPE_Q5_0_R4, NULL, group_q5_0_r4, NULL},
+    {LQ_TYPE_Q6_0_R4, NULL, group_q6_0_r4, NULL},
     {LQ_TYPE_Q8_K_R8, NULL, group_q8_k_r8, NULL},
     {LQ_TYPE_Q8_K_R16, NULL, group_q8_k_r16, NULL},
 };
