@@ -35,6 +35,7 @@ typedef struct lq_gact {
     __m512i step[4]; /* signed a, lane order: step s, lane L = quad s of group L */
     __m512i sum;     /* int32 sum of a per group, lane L = group L */
     __m512 d, dsum;  /* lane L = group L */
+    const lq_act_chunk *chunk;
 } lq_gact;
 
 AVX512 INLINE void lq_gact_load(const lq_act_chunk *a, lq_gact *g) {
@@ -44,6 +45,7 @@ AVX512 INLINE void lq_gact_load(const lq_act_chunk *a, lq_gact *g) {
         g->step[s] = _mm512_xor_si512(_mm512_load_si512((const void *)(a->biased + 64 * s)), flip);
         g->sum = _mm512_dpbusd_epi32(g->sum, ones, g->step[s]);
     }
+    g->chunk = a;
     g->d = _mm512_load_ps(a->d);
     g->dsum = _mm512_load_ps(a->dsum);
 }
@@ -70,7 +72,9 @@ AVX512 INLINE __m512 lq_gp_spread_ps(int rows, int p, __m512 per_group) {
  * sums, scale the weights' scales in the same layout */
 AVX512 INLINE void lq_gsum_add(int rows, int p, __m512i exact, __m512 scale, const lq_gact *a,
                                __m512 *sum) {
-    const __m512 d = lq_gp_spread_ps(rows, p, a->d);
+    /* one group per register: its d broadcast from memory (a load, not a
+     * permute) */
+    const __m512 d = rows == 16 ? _mm512_set1_ps(a->chunk->d[p]) : lq_gp_spread_ps(rows, p, a->d);
     sum[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, d), sum[p]);
 }
 

@@ -572,15 +572,19 @@ AVX512 INLINE void chunk_q8_k_r8(const uint8_t *group, int64_t chunk, const lq_g
 AVX512 INLINE void chunk_q8_k_r16(const uint8_t *group, int64_t chunk, const lq_gact *a, __m512 *sum) {
     const uint8_t *w = group + chunk * Q8_K_R16_BLOCK;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)w));
+    /* each activation dword is broadcast to all 16 rows: from memory, a
+     * load rather than a permute */
+    _Alignas(64) int32_t act[4][16], bias[16];
+    for (int s = 0; s < 4; s++)
+        _mm512_store_si512((void *)act[s], a->step[s]);
+    _mm512_store_si512((void *)bias, _mm512_slli_epi32(a->sum, 7));
 #pragma GCC unroll 16
     for (int p = 0; p < 16; p++) {
-        /* two chains of vpdpbusd: shorter dependencies */
-        __m512i acc[2] = {_mm512_sub_epi32(_mm512_setzero_si512(), lq_gp_bias(16, p, a, 7)),
-                          _mm512_setzero_si512()};
+        __m512i acc = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(bias[p]));
         for (int s = 0; s < 4; s++)
-            acc[s / 2] = _mm512_dpbusd_epi32(acc[s / 2], load64(w + 32 + 64 * (4 * p + s)),
-                                             lq_gp_spread(16, p, a->step[s]));
-        lq_gsum_add(16, p, _mm512_add_epi32(acc[0], acc[1]), d, a, sum);
+            acc = _mm512_dpbusd_epi32(acc, load64(w + 32 + 64 * (4 * p + s)),
+                                      _mm512_set1_epi32(act[s][p]));
+        lq_gsum_add(16, p, acc, d, a, sum);
     }
 }
 
