@@ -83,6 +83,16 @@ extern const int lq_panel_decoders_iqk_count;
 extern const lq_panel_decoder lq_panel_decoders_trellis[];
 extern const int lq_panel_decoders_trellis_count;
 
+/* The type whose rows a group of the interleaved `type` unpacks to (its
+ * codec's unpack): the registry's base type, or q8_K for q8_k_r8 and
+ * q8_k_r16 (formats of their own, without a base type, whose levels and
+ * per-block scales are q8_K's); -1 if none. */
+int lq_panel_unpacked_type(int type);
+/* Groups [0, ngroups) of an interleaved type unpacked into rows of
+ * lq_panel_unpacked_type(type) (the group decoders' reference in the
+ * tests); LQ_OK or LQ_ERR_UNSUPPORTED. */
+int lq_panel_unpack(int type, const void *src, int64_t ngroups, int64_t ncols, void *dst);
+
 /* The scalar decoder of a type (panel_decode*.c), or NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "codec.h"
 #include "common.h"
 #include "panel.h"
 
@@ -288,6 +289,28 @@ static const lq_panel_decoder decoders[] = {
     {LQ_TYPE_Q5_K, true, decode_q5_K},      {LQ_TYPE_Q6_K, false, decode_q6_K},
     {LQ_TYPE_IQ4_XS, false, decode_iq4_xs}, {LQ_TYPE_Q8_K, false, decode_q8_K},
 };
+
+int lq_panel_unpacked_type(int type) {
+    const lq_type_info *info = lq_type_get(type);
+    if (!info || info->interleave == 1)
+        return -1;
+    if (type == LQ_TYPE_Q8_K_R8 || type == LQ_TYPE_Q8_K_R16)
+        return LQ_TYPE_Q8_K;
+    return info->base_type;
+}
+
+int lq_panel_unpack(int type, const void *src, int64_t ngroups, int64_t ncols, void *dst) {
+    const lq_codec *codec = lq_codec_find(type);
+    const int base = lq_panel_unpacked_type(type);
+    if (!codec || !codec->unpack || base < 0)
+        return LQ_ERR_UNSUPPORTED;
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t group_bytes = lq_row_size(type, ncols) * info->interleave;
+    const int64_t out_bytes = lq_row_size(base, ncols) * info->interleave;
+    for (int64_t g = 0; g < ngroups; g++)
+        codec->unpack((const uint8_t *)src + g * group_bytes, (uint8_t *)dst + g * out_bytes, ncols);
+    return LQ_OK;
+}
 
 /* The scalar decoder tables, one per family. */
 typedef struct scalar_table {

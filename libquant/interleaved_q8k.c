@@ -8,9 +8,12 @@
  * c of row k at byte 4(N c + k). q8_k_r8 stores the quants as int8; q8_k_r16
  * stores them biased by +128 as uint8 (its kernels use unsigned products).
  *
- * Unpacking gives q8_K rows (float d, float d * sum, int8 qs[256], int16
- * bsums[16]): the fp16 scale is exact in float and every level fits int8,
- * so the kernels multiply them through q8_K's packed decoder.
+ * The codec's unpack gives q8_K rows (float d, float d * sum, int8
+ * qs[256], int16 bsums[16]): the fp16 scale is exact in float and every
+ * level fits int8, so the kernels multiply them through q8_K's packed
+ * decoder (kernels/panel.h, lq_panel_unpacked_type). q8_K is not their
+ * base type in the registry (its blocks are larger), so lq_unpack_rows
+ * does not offer it.
  *
  * Code range: [-127, 127] (q8_k_r16: 1..255 stored). The reference builds
  * both from 8-bit blocks scaled by max|x| / 127, so -128 (stored 0) is never

@@ -107,9 +107,9 @@ static const lq_type_info type_table[] = {
     {LQ_TYPE_IQ4_KS_R4, "iq4_ks_r4", 256, 136, 4, 4, LQ_TYPE_IQ4_KS, Q},
     {LQ_TYPE_IQ5_KS_R4, "iq5_ks_r4", 256, 168, 4, 4, LQ_TYPE_IQ5_KS, Q},
     {LQ_TYPE_MXFP4_R8, "mxfp4_r8", 32, 17, 0, 8, LQ_TYPE_MXFP4, Q},
-    {LQ_TYPE_Q8_K_R16, "q8_k_r16", 256, 258, 0, 16, LQ_TYPE_Q8_K, Q},
+    {LQ_TYPE_Q8_K_R16, "q8_k_r16", 256, 258, 0, 16, NONE, Q},
     {LQ_TYPE_Q8_KV_R8, "q8_KV_r8", 32, 32, 4, 8, LQ_TYPE_Q8_KV, Q},
-    {LQ_TYPE_Q8_K_R8, "q8_k_r8", 256, 258, 0, 8, LQ_TYPE_Q8_K, Q},
+    {LQ_TYPE_Q8_K_R8, "q8_k_r8", 256, 258, 0, 8, NONE, Q},
 };
 
 #undef Q
