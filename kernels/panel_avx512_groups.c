@@ -225,10 +225,8 @@ AVX512 INLINE void legacy_r4_quants(const uint8_t *col, legacy_r4 kind, __m512i 
         *hi = _mm512_or_si512(*hi, _mm512_and_si512(x, bit4));
     } else {
         /* plane 2 a + c: bits 2 a (+ 4) of the c-th 16 high-bit bytes */
-        const __m512i qh = _mm512_shuffle_i64x2(
-            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(col + 8))),
-            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(col + 8))),
-            0x44);
+        const __m512i qh = _mm512_broadcast_i64x4(
+            _mm256_loadu_si256((const __m256i *)(const void *)(col + 8)));
         const __m512i x = _mm512_srlv_epi32(qh, lane_shifts(0, 0, 2, 2));
         const __m512i bits = _mm512_set1_epi8(0x30);
         *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_slli_epi32(x, 4), bits));
