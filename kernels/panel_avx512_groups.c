@@ -190,6 +190,13 @@ AVX512 INLINE __m512i lane_shifts(int s0, int s1, int s2, int s3) {
     return _mm512_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1, s2, s2, s2, s2, s3, s3, s3, s3);
 }
 
+/* 128-bit lane `lane` of v (a variable lane: clang wants the extract's
+ * immediate constant) */
+AVX512 INLINE __m128i lane128(__m512i v, int lane) {
+    return _mm512_castsi512_si128(_mm512_permutexvar_epi64(
+        _mm512_setr_epi64(2 * lane, 2 * lane + 1, 0, 0, 0, 0, 0, 0), v));
+}
+
 AVX512 INLINE __m512i broadcast16(const uint8_t *p) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
@@ -491,7 +498,7 @@ AVX512 INLINE void chunk_q3_K_r4(const uint8_t *group, int64_t chunk, const lq_g
         const __m512i hm_c = _mm512_srlv_epi32(hm, lane_shifts(0, 4, 0, 4));
         __m512i exact = two_bit_dot(load64(w + 184 + 64 * p), hm_c, true, p, a);
         exact = _mm512_sub_epi32(exact, lq_gp_bias(4, p, a, 2));
-        const __m128i bytes = _mm512_extracti32x4_epi32(scales, p);
+        const __m128i bytes = lane128(scales, p);
         const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(bytes), _mm512_set1_epi32(32));
         lq_gsum_add(4, p, exact, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)), a, sum);
     }
@@ -531,7 +538,7 @@ AVX512 INLINE void chunk_iq4_xs_r8(const uint8_t *group, int64_t chunk, const lq
                                       two_dwords(a->step[2 * b + 1], 2 * t, 2 * t + 1));
         }
         /* row k's byte 8 t + k in lanes k and 8 + k */
-        const __m512i pair = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(scales, t / 2));
+        const __m512i pair = _mm512_cvtepu8_epi32(lane128(scales, t / 2));
         const int base = 8 * (t % 2);
         const __m512i sc = _mm512_permutexvar_epi32(
             _mm512_setr_epi32(base, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7,
