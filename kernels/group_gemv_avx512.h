@@ -10,8 +10,9 @@
  * and reduce_add at the end. These are lane-wise operations, so they may
  * run in any register layout: here a register holds (group, row) pairs,
  * lane ROWS * j + k = row k of group GPR * p + j for register p (GPR =
- * 16 / ROWS groups per register, ROWS registers: the "P layout"). Only the final vectors are put back in lane
- * order (lane g = group g) for the same _mm512_reduce_add_ps.
+ * 16 / ROWS groups per register, ROWS registers: the "P layout"). Only
+ * the final vectors are put back in lane order (lane g = group g) for the
+ * same _mm512_reduce_add_ps.
  *
  * The integer sums: the stored quants u are unsigned (level = u - bias, or
  * level = table[u], mapped to table[u] + 128), so vpdpbusd(u, a) with the
@@ -23,7 +24,9 @@
  * that adds, for every register p, its chunk to sum[p] with
  * lq_gsum_add(ROWS, p, exact, scale, act, sum) (and the offset with
  * lq_gsum_add_offset); LQ_GROUP_GEMV(name, ROWS, chunk) makes the GEMV
- * (an lq_group_gemv_fn, panel.h). Include after panel_avx512.h.
+ * (an lq_group_gemv_fn, panel.h), ROWS = 4, 8 or 16. Any interleaved
+ * type whose stored quads (4 weights of a row in 4 bytes) can be made
+ * unsigned in place fits; panel_avx512_groups.c has the examples.
  */
 #ifndef LIBQUANT_GROUP_GEMV_AVX512_H
 #define LIBQUANT_GROUP_GEMV_AVX512_H
@@ -35,7 +38,7 @@ typedef struct lq_gact {
     __m512i step[4]; /* signed a, lane order: step s, lane L = quad s of group L */
     __m512i sum;     /* int32 sum of a per group, lane L = group L */
     __m512 d, dsum;  /* lane L = group L */
-    const lq_act_chunk *chunk;
+    const lq_act_chunk *chunk; /* for broadcasts from memory */
 } lq_gact;
 
 AVX512 INLINE void lq_gact_load(const lq_act_chunk *a, lq_gact *g) {

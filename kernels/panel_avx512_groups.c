@@ -8,7 +8,8 @@
  * extracts the unsigned quants in place, and multiplies them with the
  * activation quads of the same (group, quad), which one permute of the
  * activation's step registers puts beside every row: the activation work
- * is shared by the group's rows and no level is ever transposed.
+ * is shared by the group's rows and no level is transposed. The group
+ * decoders (for the tile, n > 1) do transpose: to the panel's lane order.
  */
 #include "panel.h"
 
@@ -18,9 +19,6 @@
 #include "common.h"
 #include "group_gemv_avx512.h"
 
-/* the 16-byte half-precision values at p, converted */
-AVX512 INLINE __m512 halves16(__m256i h) { return _mm512_cvtph_ps(h); }
-
 /* a register whose lanes 0-7 are dword `first` of `src`, lanes 8-15 dword
  * `second` */
 AVX512 INLINE __m512i two_dwords(__m512i src, int first, int second) {
@@ -28,6 +26,19 @@ AVX512 INLINE __m512i two_dwords(__m512i src, int first, int second) {
         _mm512_setr_epi32(first, first, first, first, first, first, first, first, second, second,
                           second, second, second, second, second, second),
         src);
+}
+
+/* 32 bytes at lo in lanes 0-7, 32 bytes at hi in lanes 8-15 */
+AVX512 INLINE __m512i two_pieces(const uint8_t *lo, const uint8_t *hi) {
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)lo)),
+        _mm256_loadu_si256((const __m256i *)(const void *)hi), 1);
+}
+
+/* the 8 f16 at p, in lanes 0-7 and again in 8-15 */
+AVX512 INLINE __m512 halves8_twice(const uint8_t *p) {
+    return _mm512_cvtph_ps(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p)));
 }
 
 /* ---- q4_0_r8: 8 block columns of d[8] (f16), then 4 pieces of 8 rows x 4
@@ -52,10 +63,7 @@ AVX512 INLINE void chunk_q4_0_r8(const uint8_t *group, int64_t chunk, const lq_g
             const __m512i u = _mm512_and_si512(_mm512_srlv_epi32(w, shift), low4);
             acc = _mm512_dpbusd_epi32(acc, u, two_dwords(a->step[l], 2 * b, 2 * b + 1));
         }
-        const __m512i exact = acc;
-        const __m512 scale = halves16(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)col)));
-        lq_gsum_add(8, b, exact, scale, a, sum);
+        lq_gsum_add(8, b, acc, halves8_twice(col), a, sum);
     }
 }
 
@@ -65,19 +73,6 @@ LQ_GROUP_GEMV(gemv_q4_0_r8, 8, chunk_q4_0_r8)
  * bytes (quad l of group 2 b + u); the int8 quants plus 128 are unsigned. */
 
 enum { Q8_0_R8_COL = 8 * 34 };
-
-/* 32 bytes at lo in lanes 0-7, 32 bytes at hi in lanes 8-15 */
-AVX512 INLINE __m512i two_pieces(const uint8_t *lo, const uint8_t *hi) {
-    return _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)lo)),
-        _mm256_loadu_si256((const __m256i *)(const void *)hi), 1);
-}
-
-/* the 8 f16 at p, in lanes 0-7 and again in 8-15 */
-AVX512 INLINE __m512 halves8_twice(const uint8_t *p) {
-    return _mm512_cvtph_ps(
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p)));
-}
 
 AVX512 INLINE void chunk_q8_0_r8(const uint8_t *group, int64_t chunk, const lq_gact *a,
                                  __m512 *sum) {
