@@ -97,8 +97,8 @@ static int choose_kernel(int wtype, plan *p) {
     if (p->info->interleave == 1) {
         stored_type = wtype;
         p->source = ROWS_DIRECT;
-    } else if (p->codec->unpack && p->info->base_type >= 0) {
-        stored_type = p->info->base_type;
+    } else if (p->codec->unpack && lq_panel_unpacked_type(wtype) >= 0) {
+        stored_type = lq_panel_unpacked_type(wtype);
         p->source = ROWS_UNPACKED;
     }
     p->kernel = stored_type >= 0 ? lq_dot_kernel_find(stored_type) : NULL;
@@ -128,7 +128,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         p->row_bytes = row;
         break;
     case ROWS_UNPACKED:
-        p->row_bytes = lq_row_size(p->info->base_type, ncols);
+        p->row_bytes = lq_row_size(lq_panel_unpacked_type(wtype), ncols);
         break;
     case ROWS_DECODED:
         p->row_bytes = ncols * (int64_t)sizeof(float);
@@ -142,13 +142,15 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
                          ? lq_bf16_row_decoder(wtype) : NULL;
     p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
-                            : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
+                            : p->source == ROWS_UNPACKED ? lq_panel_unpacked_type(wtype) : -1;
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
     if (p->panel.decoder) {
         p->panel.simd_decode = lq_panel_decode_simd(packed_type, level);
         if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0) {
             p->panel.group_decode = lq_panel_group_decode_simd(wtype, level);
             if (p->panel.group_decode && p->info->interleave <= 16)
+                p->panel.group_gemv = lq_group_gemv_fused(wtype, level);
+            if (p->panel.group_decode && p->info->interleave <= 16 && !p->panel.group_gemv)
                 p->panel.group_gemv = lq_group_gemv_for(level, packed_type);
         }
         /* an interleaved type without a group GEMV unpacks each group and

@@ -83,6 +83,16 @@ extern const int lq_panel_decoders_iqk_count;
 extern const lq_panel_decoder lq_panel_decoders_trellis[];
 extern const int lq_panel_decoders_trellis_count;
 
+/* The type whose rows a group of the interleaved `type` unpacks to (its
+ * codec's unpack): the registry's base type, or q8_K for q8_k_r8 and
+ * q8_k_r16 (formats of their own, without a base type, whose levels and
+ * per-block scales are q8_K's); -1 if none. */
+int lq_panel_unpacked_type(int type);
+/* Groups [0, ngroups) of an interleaved type unpacked into rows of
+ * lq_panel_unpacked_type(type) (the group decoders' reference in the
+ * tests); LQ_OK or LQ_ERR_UNSUPPORTED. */
+int lq_panel_unpack(int type, const void *src, int64_t ngroups, int64_t ncols, void *dst);
+
 /* The scalar decoder of a type (panel_decode*.c), or NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */
@@ -177,6 +187,9 @@ extern const lq_panel_simd_decoder lq_panel_decoders_avx2_legacy[];
 extern const int lq_panel_decoders_avx2_legacy_count;
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_kquants[];
 extern const int lq_panel_decoders_avx2_kquants_count;
+/* AVX-512 group decoders of interleaved types (panel_avx512_groups.c) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_groups[];
+extern const int lq_panel_decoders_avx512_groups_count;
 /* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
 extern const int lq_panel_decoders_avx2_groups_count;
@@ -204,5 +217,8 @@ lq_group_gemv_fn lq_group_gemv_avx2_for(int type);
 /* The group GEMV of `level` for groups of base type `type`, or NULL
  * (scalar). */
 lq_group_gemv_fn lq_group_gemv_for(lq_simd_level level, int type);
+/* The fused group GEMV of the interleaved type `type` (the group decoder
+ * inlined, panel_avx512_groups.c) at exactly `level`, or NULL. */
+lq_group_gemv_fn lq_group_gemv_fused(int type, lq_simd_level level);
 
 #endif /* LIBQUANT_PANEL_H */

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "codec.h"
 #include "common.h"
 #include "panel.h"
 
@@ -289,6 +290,28 @@ static const lq_panel_decoder decoders[] = {
     {LQ_TYPE_IQ4_XS, false, decode_iq4_xs}, {LQ_TYPE_Q8_K, false, decode_q8_K},
 };
 
+int lq_panel_unpacked_type(int type) {
+    const lq_type_info *info = lq_type_get(type);
+    if (!info || info->interleave == 1)
+        return -1;
+    if (type == LQ_TYPE_Q8_K_R8 || type == LQ_TYPE_Q8_K_R16)
+        return LQ_TYPE_Q8_K;
+    return info->base_type;
+}
+
+int lq_panel_unpack(int type, const void *src, int64_t ngroups, int64_t ncols, void *dst) {
+    const lq_codec *codec = lq_codec_find(type);
+    const int base = lq_panel_unpacked_type(type);
+    if (!codec || !codec->unpack || base < 0)
+        return LQ_ERR_UNSUPPORTED;
+    const lq_type_info *info = lq_type_get(type);
+    const int64_t group_bytes = lq_row_size(type, ncols) * info->interleave;
+    const int64_t out_bytes = lq_row_size(base, ncols) * info->interleave;
+    for (int64_t g = 0; g < ngroups; g++)
+        codec->unpack((const uint8_t *)src + g * group_bytes, (uint8_t *)dst + g * out_bytes, ncols);
+    return LQ_OK;
+}
+
 /* The scalar decoder tables, one per family. */
 typedef struct scalar_table {
     const lq_panel_decoder *decoders;
@@ -325,6 +348,7 @@ static const simd_table simd_tables[] = {
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512, &lq_panel_decoders_avx512_count},
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_iqk, &lq_panel_decoders_avx512_iqk_count},
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_trellis, &lq_panel_decoders_avx512_trellis_count},
+    {LQ_SIMD_AVX512, lq_panel_decoders_avx512_groups, &lq_panel_decoders_avx512_groups_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_trellis, &lq_panel_decoders_avx2_trellis_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_legacy, &lq_panel_decoders_avx2_legacy_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_kquants, &lq_panel_decoders_avx2_kquants_count},

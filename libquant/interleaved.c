@@ -599,8 +599,10 @@ static const lq_codec interleaved_codecs[] = {
     TABLE_ENTRY(LQ_TYPE_IQ5_KS_R4, iq5_ks_r4),
     TABLE_ENTRY(LQ_TYPE_Q8_KV_R8, q8_kv_r8),
     TABLE_ENTRY(LQ_TYPE_BF16_R16, bf16_r16),
-    {LQ_TYPE_Q8_K_R8, lq_il_quantize_q8_k_r8, lq_il_dequantize_q8_k_r8, NULL, NULL},
-    {LQ_TYPE_Q8_K_R16, lq_il_quantize_q8_k_r16, lq_il_dequantize_q8_k_r16, NULL, NULL},
+    {LQ_TYPE_Q8_K_R8, lq_il_quantize_q8_k_r8, lq_il_dequantize_q8_k_r8, NULL,
+     lq_il_unpack_q8_k_r8},
+    {LQ_TYPE_Q8_K_R16, lq_il_quantize_q8_k_r16, lq_il_dequantize_q8_k_r16, NULL,
+     lq_il_unpack_q8_k_r16},
 };
 
 const lq_codec_family lq_family_interleaved = {

@@ -84,5 +84,8 @@ void lq_il_dequantize_q8_k_r8(const void *src, float *dst, int64_t ncols);
 int lq_il_quantize_q8_k_r16(const float *src, void *dst, int64_t ncols,
                             const float *imatrix);
 void lq_il_dequantize_q8_k_r16(const void *src, float *dst, int64_t ncols);
+/* into q8_K rows (the kernels' packed path) */
+void lq_il_unpack_q8_k_r8(const void *src, void *dst, int64_t ncols);
+void lq_il_unpack_q8_k_r16(const void *src, void *dst, int64_t ncols);
 
 #endif /* LIBQUANT_INTERLEAVED_H */

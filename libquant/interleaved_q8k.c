@@ -8,6 +8,13 @@
  * c of row k at byte 4(N c + k). q8_k_r8 stores the quants as int8; q8_k_r16
  * stores them biased by +128 as uint8 (its kernels use unsigned products).
  *
+ * The codec's unpack gives q8_K rows (float d, float d * sum, int8
+ * qs[256], int16 bsums[16]): the fp16 scale is exact in float and every
+ * level fits int8, so the kernels multiply them through q8_K's packed
+ * decoder (kernels/panel.h, lq_panel_unpacked_type). q8_K is not their
+ * base type in the registry (its blocks are larger), so lq_unpack_rows
+ * does not offer it.
+ *
  * Code range: [-127, 127] (q8_k_r16: 1..255 stored). The reference builds
  * both from 8-bit blocks scaled by max|x| / 127, so -128 (stored 0) is never
  * written; its kernels would read it, but a file stays inside what the
@@ -149,4 +156,42 @@ int lq_il_quantize_q8_k_r16(const float *src, void *dst, int64_t ncols,
 
 void lq_il_dequantize_q8_k_r16(const void *src, float *dst, int64_t ncols) {
     dequantize_rows(src, dst, ncols, 16, 128);
+}
+
+enum { Q8_K_ROW_BLOCK = 296 };
+
+static void unpack_rows(const void *src, void *dst, int64_t ncols, int rows, int bias) {
+    const uint8_t *in = src;
+    const int64_t nblocks = ncols / Q8K_BLOCK;
+    const size_t group_block = (size_t)rows * (2 + Q8K_BLOCK);
+    for (int64_t ib = 0; ib < nblocks; ib++) {
+        const uint8_t *block = in + ib * group_block;
+        const uint8_t *quants = block + 2 * rows;
+        for (int k = 0; k < rows; k++) {
+            uint8_t *out = (uint8_t *)dst + (k * nblocks + ib) * Q8_K_ROW_BLOCK;
+            const float d = lq_half_to_float(lq_load_u16(block + 2 * k));
+            int total = 0;
+            for (int g = 0; g < Q8K_BLOCK / 16; g++) {
+                int sum = 0;
+                for (int j = 16 * g; j < 16 * g + 16; j++) {
+                    const uint8_t stored = quants[4 * (rows * (j / 4) + k) + j % 4];
+                    const int q = bias == 0 ? (int8_t)stored : stored - bias;
+                    out[8 + j] = (uint8_t)(int8_t)q;
+                    sum += q;
+                }
+                lq_store_u16(out + 8 + Q8K_BLOCK + 2 * g, (uint16_t)(int16_t)sum);
+                total += sum;
+            }
+            lq_store_f32(out, d);
+            lq_store_f32(out + 4, d * (float)total);
+        }
+    }
+}
+
+void lq_il_unpack_q8_k_r8(const void *src, void *dst, int64_t ncols) {
+    unpack_rows(src, dst, ncols, 8, 0);
+}
+
+void lq_il_unpack_q8_k_r16(const void *src, void *dst, int64_t ncols) {
+    unpack_rows(src, dst, ncols, 16, 128);
 }

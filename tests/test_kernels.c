@@ -384,7 +384,7 @@ START_TEST(test_panel_decoders) {
     lq_simd_level level;
     const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(simd_decoder_cases[_i], &level);
     const lq_type_info *info = lq_type_get(d->type);
-    const int base = d->group ? info->base_type : d->type;
+    const int base = d->group ? lq_panel_unpacked_type(d->type) : d->type;
     const int64_t rows = 2 * info->interleave, cols = 4 * LQ_PANEL_K, chunks = 4;
     tu_rng rng = {0xdec0de00u + (uint64_t)d->type};
     void *w = random_weights(d->type, rows, cols, &rng);
@@ -393,8 +393,8 @@ START_TEST(test_panel_decoders) {
     const int64_t base_size = lq_tensor_size(base, rows, cols), base_row = lq_row_size(base, cols);
     uint8_t *base_rows = xmalloc((size_t)base_size);
     if (d->group)
-        ck_assert_int_eq(lq_unpack_rows(d->type, w, (size_t)size, rows, cols, base_rows,
-                                        (size_t)base_size), LQ_OK);
+        ck_assert_int_eq(lq_panel_unpack(d->type, w, rows / info->interleave, cols, base_rows),
+                         LQ_OK);
     else
         memcpy(base_rows, w, (size_t)size);
     lq_panel_chunk *want = aligned_alloc(64, (size_t)(rows * chunks) * sizeof *want);
