@@ -47,4 +47,40 @@ void eval_context_use_portable_attention(eval_context *c, bool portable);
 int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
                  float *logits);
 
+/* ---- incremental evaluation: a key/value cache --------------------------- */
+
+/* The keys and values of every layer at positions 0 .. used-1, so that a
+ * sequence can grow a batch (prompt processing) or a token (generation) at
+ * a time. Laid out [layer][position][kv feature], the layout of the batch
+ * path's own keys and values, so attention reads either the same way.
+ *   F32: the logits equal those of one batch forward over the same tokens up
+ *        to the order of float sums (1e-4 relative is the tested bound);
+ *   F16: keys and values are rounded to half precision as they are stored
+ *        (the reference's default cache type), which moves the logits by
+ *        about 1e-3 relative (5e-3 is the tested bound). */
+typedef enum eval_cache_type { EVAL_CACHE_F32, EVAL_CACHE_F16 } eval_cache_type;
+
+typedef struct eval_kv_cache eval_kv_cache;
+
+/* A cache of n_ctx positions for model m; NULL when out of memory or on a
+ * bad argument (n_ctx < 1). */
+eval_kv_cache *eval_kv_cache_new(const eval_model *m, int64_t n_ctx, eval_cache_type type);
+void eval_kv_cache_free(eval_kv_cache *kv);
+int64_t eval_kv_cache_capacity(const eval_kv_cache *kv);
+/* Positions filled: the position the next token gets. */
+int64_t eval_kv_cache_used(const eval_kv_cache *kv);
+/* Forget positions keep .. used-1 (keep <= used; 0 starts a new sequence). */
+void eval_kv_cache_truncate(eval_kv_cache *kv, int64_t keep);
+/* Bytes the cache holds for its keys and values. */
+size_t eval_kv_cache_bytes(const eval_kv_cache *kv);
+
+/* Run tokens[0..n) at positions used .. used+n-1 after the cached ones,
+ * storing their keys and values in kv (whose model must be c's); logits as
+ * eval_forward, rows out_first..n-1 of this batch. n is at most the
+ * context's max_tokens. LQ_ERR_INVALID_ARGUMENT also when the tokens do not
+ * fit in the cache (used + n > capacity); on any error the cache keeps its
+ * previous positions. */
+int eval_forward_cached(eval_context *c, eval_kv_cache *kv, const int32_t *tokens, int64_t n,
+                        int64_t out_first, float *logits);
+
 #endif

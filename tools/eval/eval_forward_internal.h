@@ -41,9 +41,28 @@ size_t eval_token_buffer_bytes(const eval_context *c, int64_t width);
 int eval_matmul(eval_context *c, const eval_matrix *w, const float *x, int64_t n, float *y,
                 size_t y_capacity);
 
-/* Causal attention of the queries first_query .. n-1 (c->q) over keys and
- * values 0 .. n-1 (c->k, c->v) into c->attn (eval_attention.c). */
-int eval_attention(const eval_context *c, int64_t n, int64_t first_query);
+struct eval_kv_cache {
+    const eval_model *model;
+    eval_cache_type type;
+    int64_t capacity, used, kv_dim;
+    void *k, *v;          /* [layer][position][kv_dim] of `type` */
+    size_t layer_bytes;   /* of one layer's keys (or values) */
+    float *k_f32, *v_f32; /* F16: one layer's keys and values widened for attention */
+    float *keys_t;        /* the transposed keys of up to capacity positions */
+};
+
+/* What one layer's attention reads: queries rows first_row .. n_rows-1 of
+ * c->q, row r at position pos0 + r, each over the keys and values of
+ * positions 0 .. its own ([position][kv_dim] floats, n_keys of them). */
+typedef struct eval_attention_span {
+    const float *k, *v;
+    float *keys_t; /* room for eval_keys_t_floats(n_keys, kv_dim) */
+    int64_t n_keys, pos0, n_rows, first_row;
+} eval_attention_span;
+
+/* Causal attention of the span into c->attn (rows as in c->q;
+ * eval_attention.c). */
+int eval_attention(const eval_context *c, const eval_attention_span *s);
 /* Floats of c->keys_t for max_tokens tokens of kv_dim key features. */
 int64_t eval_keys_t_floats(int64_t max_tokens, int64_t kv_dim);
 
