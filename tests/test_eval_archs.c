@@ -9,8 +9,9 @@
  * by expert, n_expert_used a token). A missing tensor is an error naming it.
  * The incremental path (a key/value cache filled by a batch, then a token
  * at a time) gives the batch path's logits: within 1e-4 of the row's
- * largest magnitude with an F32 cache, 5e-3 with an F16 one, the same
- * argmax at every position, with either attention kernel.
+ * largest magnitude with an F32 cache (bit for bit with the same attention
+ * kernel: test_generate.c), 5e-3 with an F16 one, the same argmax at every
+ * position, with either attention kernel.
  * The numbers themselves are checked against the reference on the shared
  * models (test_eval_tools.c) and against an independent computation for
  * llama (test_eval_forward.c).

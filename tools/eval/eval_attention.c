@@ -302,16 +302,13 @@ static bool blocked_kernel_fits(int64_t dim) {
 int eval_attention(const eval_context *c, const eval_attention_span *s) {
     const eval_hparams *hp = &c->model->hp;
     const int64_t rows = s->n_rows - s->first_row;
-    /* A single query after cached ones (a generated token) would pay for
-     * transposing every key to use them once: the one-query path does the
-     * same sums without that. A fresh batch keeps the block kernel, so the
-     * batch path computes exactly as before. */
-    const bool one_query_after_cache = rows == 1 && s->pos0 > 0;
+    /* Either kernel computes a query's output the same whatever other
+     * queries share its block (scores past a query's position are zero and
+     * add nothing), so a token generated after cached ones gets exactly what
+     * the batch path gives it, as long as both take the same kernel. */
     attention_job job = {c, s, (rows + QUERY_BLOCK - 1) / QUERY_BLOCK,
                          1.0f / sqrtf((float)hp->head_dim),
-                         !c->portable_attention && !one_query_after_cache &&
-                             blocked_kernel_fits(hp->head_dim),
-                         false};
+                         !c->portable_attention && blocked_kernel_fits(hp->head_dim), false};
     /* a short single-query attention costs less than starting threads */
     const double work = (double)rows * (double)s->n_keys * (double)(hp->n_head * hp->head_dim);
     const int nthreads = rows == 1 && work < 1e6 ? 1 : c->nthreads;

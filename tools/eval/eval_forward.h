@@ -53,11 +53,16 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
  * sequence can grow a batch (prompt processing) or a token (generation) at
  * a time. Laid out [layer][position][kv feature], the layout of the batch
  * path's own keys and values, so attention reads either the same way.
- *   F32: the logits equal those of one batch forward over the same tokens up
- *        to the order of float sums (1e-4 relative is the tested bound);
+ *   F32: the logits are those of one batch forward over the same tokens, bit
+ *        for bit: every step computes a token's row the same whatever batch
+ *        it is in (lq_matmul's guarantee; attention's too, as long as the
+ *        same kernel runs: with the portable one-query kernel against the
+ *        AVX-512 block one the tested bound is 1e-4 of the row's largest
+ *        logit);
  *   F16: keys and values are rounded to half precision as they are stored
  *        (the reference's default cache type), which moves the logits by
- *        about 5e-4 relative on the test models (5e-3 is the tested bound). */
+ *        about 5e-3 of the row's largest on the shared tiny models (2e-2 is
+ *        the tested bound). */
 typedef enum eval_cache_type { EVAL_CACHE_F32, EVAL_CACHE_F16 } eval_cache_type;
 
 typedef struct eval_kv_cache eval_kv_cache;
