@@ -44,6 +44,16 @@ int64_t eval_keys_t_floats(int64_t max_tokens, int64_t kv_dim) {
     return keys_t_stride(max_tokens) * kv_dim;
 }
 
+int64_t eval_keys_t_stride(int64_t max_tokens) { return keys_t_stride(max_tokens); }
+
+void eval_keys_t_append(const eval_context *c, const float *k, int64_t first, int64_t count,
+                        float *keys_t, int64_t stride) {
+    const int64_t kv_dim = c->model->hp.n_head_kv * c->model->hp.head_dim;
+    for (int64_t j = first; j < first + count; j++)
+        for (int64_t f = 0; f < kv_dim; f++)
+            keys_t[f * stride + j] = k[j * kv_dim + f];
+}
+
 /* Query row r sits at position pos0 + r: it attends keys 0 .. pos0 + r. */
 typedef struct head_view {
     const float *q, *k, *v; /* this head's first query row, key and value */
@@ -247,7 +257,7 @@ static void transpose_task(void *ctx, int64_t task) {
     const attention_job *job = ctx;
     const eval_attention_span *s = job->span;
     const int64_t dim = job->c->model->hp.head_dim, kv_dim = job->c->model->hp.n_head_kv * dim;
-    const int64_t n = s->n_keys, stride = keys_t_stride(n);
+    const int64_t n = s->n_keys, stride = s->keys_t_stride;
     float *kt = s->keys_t + task * dim * stride;
     /* a key tile at a time: its 16 keys stay in L1 while each feature's
      * 16 values are written side by side */
@@ -268,7 +278,7 @@ static void attention_task(void *ctx, int64_t task) {
     const int64_t begin = s->first_row + block * QUERY_BLOCK;
     const int64_t end = begin + QUERY_BLOCK < s->n_rows ? begin + QUERY_BLOCK : s->n_rows;
     const head_view hv = view_of(c, s, h);
-    const int64_t out_stride = hp->n_head * hv.dim, stride = keys_t_stride(s->n_keys);
+    const int64_t out_stride = hp->n_head * hv.dim, stride = s->keys_t_stride;
     float *out = c->attn + begin * out_stride + h * hv.dim;
     float *scores =
         malloc(sizeof(float) * (size_t)(job->blocked ? QUERY_TILE * stride : s->pos0 + end));
@@ -312,7 +322,7 @@ int eval_attention(const eval_context *c, const eval_attention_span *s) {
     /* a short single-query attention costs less than starting threads */
     const double work = (double)rows * (double)s->n_keys * (double)(hp->n_head * hp->head_dim);
     const int nthreads = rows == 1 && work < 1e6 ? 1 : c->nthreads;
-    if (job.blocked)
+    if (job.blocked && !s->keys_t_ready)
         tool_parallel_for(nthreads, hp->n_head_kv, transpose_task, &job);
     tool_parallel_for(nthreads, hp->n_head * job.blocks_per_head, attention_task, &job);
     return atomic_load(&job.out_of_memory) ? LQ_ERR_NO_MEMORY : LQ_OK;

@@ -245,7 +245,10 @@ static int cache_layer(eval_context *c, eval_kv_cache *kv, int64_t il, int64_t n
             return st;
         span->k = kv->k_f32, span->v = kv->v_f32;
     }
-    span->keys_t = kv->keys_t;
+    span->keys_t_stride = kv->keys_t_stride;
+    span->keys_t = kv->keys_t + il * kv->kv_dim * kv->keys_t_stride;
+    eval_keys_t_append(c, span->k, kv->used, n, span->keys_t, span->keys_t_stride);
+    span->keys_t_ready = true;
     span->n_keys = n_keys;
     span->pos0 = kv->used;
     return LQ_OK;
@@ -275,7 +278,8 @@ static int attention_block(eval_context *c, eval_kv_cache *kv, int64_t il, int64
     rope(c, c->q, n, hp->n_head);
     rope(c, c->k, n, hp->n_head_kv);
     /* without a cache: this batch's own keys and values, positions 0 .. n-1 */
-    eval_attention_span span = {c->k, c->v, c->keys_t, n, 0, n, row0};
+    eval_attention_span span = {c->k,  c->v, c->keys_t, eval_keys_t_stride(n), false,
+                                n,     0,    n,         row0};
     if (kv && (st = cache_layer(c, kv, il, n, &span)) != LQ_OK)
         return st;
     st = eval_attention(c, &span);
@@ -381,7 +385,10 @@ eval_kv_cache *eval_kv_cache_new(const eval_model *m, int64_t n_ctx, eval_cache_
     kv->layer_bytes = value_bytes * (size_t)(n_ctx * kv->kv_dim);
     kv->k = malloc(kv->layer_bytes * (size_t)hp->n_layer);
     kv->v = malloc(kv->layer_bytes * (size_t)hp->n_layer);
-    kv->keys_t = alloc_floats(eval_keys_t_floats(n_ctx, kv->kv_dim));
+    kv->keys_t_stride = eval_keys_t_stride(n_ctx);
+    /* zeros in the padding of the last key tile, as the batch path has */
+    kv->keys_t = calloc((size_t)(eval_keys_t_floats(n_ctx, kv->kv_dim) * hp->n_layer),
+                        sizeof(float));
     bool ok = kv->k && kv->v && kv->keys_t;
     if (ok && type == EVAL_CACHE_F16) {
         kv->k_f32 = alloc_floats(n_ctx * kv->kv_dim);
