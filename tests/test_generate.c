@@ -6,7 +6,8 @@
  *   magnitude with F16);
  *   the synthetic models of every architecture are in test_eval_archs.c;
  * - greedy generation: every generated token is the argmax of the batch
- *   path's logits at its position (on the llama and the qwen3moe model);
+ *   path's logits at its position (on the llama and the qwen3moe model), as
+ *   is sampling with --top-k 1; a seeded sampling is reproducible;
  * - the end-of-sequence token stops it (a copy of the model whose EOS is a
  *   token greedy generation reaches);
  * - a bad model file, a prompt longer than the context and an unknown
@@ -171,9 +172,12 @@ static int64_t check_greedy(const char *rel, const char *extra, int32_t *gen, in
 }
 
 START_TEST(test_greedy_is_batch_argmax) {
-    int32_t gen[16];
-    check_greedy(LLAMA, "", gen, 16);
+    int32_t gen[16], top1[16];
     check_greedy(MOE, "", gen, 16);
+    check_greedy(LLAMA, "", gen, 16);
+    /* sampling among the single most likely token is greedy */
+    check_greedy(LLAMA, "--temp 0.7 --top-k 1 --seed 3", top1, 16);
+    ck_assert(memcmp(gen, top1, sizeof gen[0] * 12) == 0);
     /* the prompt then the text, streamed */
     char *path = tu_shared_path(LLAMA), args[1024];
     snprintf(args, sizeof args, "generate -m '%s' -p '%s' -n 4 -t 2", path, PROMPT);

@@ -62,7 +62,11 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
  *   F16: keys and values are rounded to half precision as they are stored
  *        (the reference's default cache type), which moves the logits by
  *        about 5e-3 of the row's largest on the shared tiny models (2e-2 is
- *        the tested bound). */
+ *        the tested bound). Attention reads a layer's halves widened to
+ *        floats, a layer at a time.
+ * Either way the keys are also kept transposed in F32 as the AVX-512 block
+ * kernel reads them (so F16 saves the memory of the keys' and values' rows,
+ * not of that copy): eval_kv_cache_bytes counts the rows. */
 typedef enum eval_cache_type { EVAL_CACHE_F32, EVAL_CACHE_F16 } eval_cache_type;
 
 typedef struct eval_kv_cache eval_kv_cache;
