@@ -196,6 +196,46 @@ static int by_logit_descending(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Whether a ranks below b (a lower logit, or the same and a larger id). */
+static bool ranks_below(const candidate *a, const candidate *b) {
+    return by_logit_descending(a, b) > 0;
+}
+
+/* The k best of logits[0..n) into cand[0..k), best first: a heap of the k
+ * best so far whose root is the worst of them, so a large vocabulary costs
+ * n log k rather than a full sort. */
+static void select_top(const float *logits, int64_t n, int64_t k, candidate *cand) {
+    int64_t size = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const candidate c = {(int32_t)i, logits[i]};
+        int64_t at;
+        if (size < k) {
+            at = size++;
+            while (at > 0 && ranks_below(&c, &cand[(at - 1) / 2])) {
+                cand[at] = cand[(at - 1) / 2];
+                at = (at - 1) / 2;
+            }
+        } else if (ranks_below(&cand[0], &c)) {
+            at = 0;
+            for (;;) {
+                int64_t child = 2 * at + 1;
+                if (child >= size)
+                    break;
+                if (child + 1 < size && ranks_below(&cand[child + 1], &cand[child]))
+                    child++;
+                if (!ranks_below(&cand[child], &c))
+                    break;
+                cand[at] = cand[child];
+                at = child;
+            }
+        } else {
+            continue;
+        }
+        cand[at] = c;
+    }
+    qsort(cand, (size_t)size, sizeof *cand, by_logit_descending);
+}
+
 static int32_t argmax(const float *logits, int64_t n) {
     int32_t best = 0;
     for (int64_t i = 1; i < n; i++)
@@ -211,10 +251,8 @@ static int32_t sample(const gen_options *o, const float *logits, int64_t n, cand
                       uint64_t *rng) {
     if (o->temp <= 0.0)
         return argmax(logits, n);
-    for (int64_t i = 0; i < n; i++)
-        cand[i] = (candidate){(int32_t)i, logits[i]};
-    qsort(cand, (size_t)n, sizeof *cand, by_logit_descending);
     int64_t kept = o->top_k > 0 && o->top_k < n ? o->top_k : n;
+    select_top(logits, n, kept, cand);
     double sum = 0.0;
     double *p = malloc(sizeof(double) * (size_t)kept);
     if (!p)
