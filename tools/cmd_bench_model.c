@@ -295,21 +295,23 @@ static int run_test(model_bench *b, bool prompt, int64_t n, test_result *t) {
     return rc;
 }
 
+/* llama-bench's markdown table, its column widths and alignment */
 static void print_table_head(void) {
-    printf("| %-24s | %10s | %10s | %-7s | %7s | %12s | %20s |\n", "model", "size", "params",
+    printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %16s |\n", "model", "size", "params",
            "backend", "threads", "test", "t/s");
-    printf("| %.24s | %.10s | %.10s | %.7s | %.7s | %.12s | %.20s |\n",
-           "-------------------------", "-----------", "-----------", "--------", "--------",
-           "-------------", "---------------------");
+    printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: "
+           "| ------------: | ---------------: |\n");
 }
 
 static void print_table_row(const model_bench *b, const model_summary *s, const test_result *t) {
     char size[32], params[32], model[64];
     snprintf(model, sizeof model, "%s %s", eval_model_arch_name(b->model), s->type);
     format_params(s->params, params, sizeof params);
-    printf("| %-24s | %10s | %10s | %-7s | %7d | %12s | %11.2f ± %6.2f |\n", model,
-           tool_format_bytes(s->bytes, size), params, "CPU", b->o->threads, t->name, t->mean,
-           t->stddev);
+    char speed[48];
+    snprintf(speed, sizeof speed, "%.2f ± %.2f", t->mean, t->stddev);
+    /* "±" is two bytes of UTF-8 for one column: one more byte of width */
+    printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %17s |\n", model,
+           tool_format_bytes(s->bytes, size), params, "CPU", b->o->threads, t->name, speed);
 }
 
 static void print_json_head(const model_bench *b, const model_summary *s) {
