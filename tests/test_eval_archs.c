@@ -251,6 +251,7 @@ static void check_arch(const char *arch) {
     check_incremental(m, arch, tokens, one, EVAL_CACHE_F32, 1, 5, false);
     check_incremental(m, arch, tokens, one, EVAL_CACHE_F32, 4, 1, true);
     check_incremental(m, arch, tokens, one, EVAL_CACHE_F16, 9, 1, false);
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F16, 3, 2, true);
     free(one);
     free(two);
     free(tail);

@@ -309,6 +309,10 @@ static bool blocked_kernel_fits(int64_t dim) {
 #endif
 }
 
+bool eval_attention_reads_keys_t(const eval_context *c) {
+    return !c->portable_attention && blocked_kernel_fits(c->model->hp.head_dim);
+}
+
 int eval_attention(const eval_context *c, const eval_attention_span *s) {
     const eval_hparams *hp = &c->model->hp;
     const int64_t rows = s->n_rows - s->first_row;
@@ -318,7 +322,7 @@ int eval_attention(const eval_context *c, const eval_attention_span *s) {
      * the batch path gives it, as long as both take the same kernel. */
     attention_job job = {c, s, (rows + QUERY_BLOCK - 1) / QUERY_BLOCK,
                          1.0f / sqrtf((float)hp->head_dim),
-                         !c->portable_attention && blocked_kernel_fits(hp->head_dim), false};
+                         eval_attention_reads_keys_t(c), false};
     /* a short single-query attention costs less than starting threads */
     const double work = (double)rows * (double)s->n_keys * (double)(hp->n_head * hp->head_dim);
     const int nthreads = rows == 1 && work < 1e6 ? 1 : c->nthreads;

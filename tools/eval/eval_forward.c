@@ -236,8 +236,14 @@ static int cache_layer(eval_context *c, eval_kv_cache *kv, int64_t il, int64_t n
                                        v + row_bytes * (size_t)kv->used, new_bytes);
         if (written < 0)
             return (int)written;
-        int st = lq_dequantize_rows(LQ_TYPE_F16, k, row_bytes * (size_t)n_keys, n_keys, kv_dim,
-                                    kv->k_f32, sizeof(float) * all_floats);
+        /* the block kernel reads the keys only transposed, which needs the
+         * new ones alone widened; the portable one reads every key's row */
+        const int64_t k_first = eval_attention_reads_keys_t(c) ? kv->used : 0;
+        const size_t k_offset = (size_t)(k_first * kv_dim);
+        int st = lq_dequantize_rows(LQ_TYPE_F16, k + row_bytes * (size_t)k_first,
+                                    row_bytes * (size_t)(n_keys - k_first), n_keys - k_first,
+                                    kv_dim, kv->k_f32 + k_offset,
+                                    sizeof(float) * (all_floats - k_offset));
         if (st == LQ_OK)
             st = lq_dequantize_rows(LQ_TYPE_F16, v, row_bytes * (size_t)n_keys, n_keys, kv_dim,
                                     kv->v_f32, sizeof(float) * all_floats);

@@ -69,6 +69,9 @@ typedef struct eval_attention_span {
 /* Causal attention of the span into c->attn (rows as in c->q;
  * eval_attention.c). */
 int eval_attention(const eval_context *c, const eval_attention_span *s);
+/* Whether attention reads the keys transposed (the AVX-512 block kernel)
+ * rather than their rows (the portable one-query kernel). */
+bool eval_attention_reads_keys_t(const eval_context *c);
 /* Floats of c->keys_t for max_tokens tokens of kv_dim key features, and
  * the stride of its rows. */
 int64_t eval_keys_t_floats(int64_t max_tokens, int64_t kv_dim);
