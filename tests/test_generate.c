@@ -278,6 +278,7 @@ START_TEST(test_errors) {
     expect_failure("generate -m x.gguf -p hi --bogus", 2, "--bogus");
     expect_failure("bench model", 2, "no model");
     expect_failure("bench model -m x.gguf -p 0 -n 0", 2, "nothing to measure");
+    expect_failure("bench model -m x.gguf -c 1024", 2, "--sweep only");
     char *out = run_ok("generate --help");
     ck_assert_ptr_nonnull(strstr(out, "usage: quant generate"));
     ck_assert_ptr_nonnull(strstr(out, "--top-p"));

@@ -137,6 +137,9 @@ static int parse_args(int argc, char **argv, model_bench_options *o) {
         return tool_usage_error(CMD, print_help, "no model given (-m)");
     if (o->n_prompt == 0 && o->n_gen == 0)
         return tool_usage_error(CMD, print_help, "nothing to measure (-p 0 and -n 0)");
+    if (o->n_ctx > 0 && !o->sweep)
+        return tool_usage_error(CMD, print_help, "-c applies to --sweep only (pp and tg start "
+                                                 "from an empty cache)");
     if (o->sweep && o->n_prompt == 0)
         return tool_usage_error(CMD, print_help, "--sweep needs a batch of -p tokens above 0");
     return -1;
