@@ -7,6 +7,11 @@
  * the thread count nor on which rows are asked for, and an observer sees
  * every layer matrix (a tensor of experts once a call, its vectors grouped
  * by expert, n_expert_used a token). A missing tensor is an error naming it.
+ * The incremental path (a key/value cache filled by a batch, then a token
+ * at a time) gives the batch path's logits: within 1e-4 of the row's
+ * largest magnitude with an F32 cache (bit for bit with the same attention
+ * kernel: test_generate.c), 5e-3 with an F16 one, the same argmax at every
+ * position, with either attention kernel.
  * The numbers themselves are checked against the reference on the shared
  * models (test_eval_tools.c) and against an independent computation for
  * llama (test_eval_forward.c).
@@ -152,6 +157,61 @@ static float *run(eval_model *m, int threads, const int32_t *tokens, int64_t fir
     return logits;
 }
 
+/* Largest |a - b| over a row, relative to the row's largest |b|. */
+static double row_error(const float *a, const float *b, int64_t n) {
+    double diff = 0.0, top = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        top = fmax(top, fabs((double)b[i]));
+    }
+    return diff / (top > 0.0 ? top : 1.0);
+}
+
+static int64_t argmax(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+/* Tokens in batches of `step` (the first batch `prompt` long) through a
+ * cache, every row's logits against the batch path's (`batch`). */
+static void check_incremental(eval_model *m, const char *arch, const int32_t *tokens,
+                              const float *batch, eval_cache_type type, int64_t prompt,
+                              int64_t step, bool portable) {
+    const double bound = type == EVAL_CACHE_F32 ? 1e-4 : 5e-3;
+    eval_context *c = eval_context_new(m, N_TOKENS, 2);
+    eval_kv_cache *kv = eval_kv_cache_new(m, N_TOKENS, type);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(kv);
+    eval_context_use_portable_attention(c, portable);
+    float *logits = malloc(sizeof(float) * (size_t)(N_TOKENS * N_VOCAB));
+    for (int64_t pos = 0; pos < N_TOKENS;) {
+        const int64_t n = pos == 0 ? prompt : (N_TOKENS - pos < step ? N_TOKENS - pos : step);
+        ck_assert_int_eq(eval_kv_cache_used(kv), pos);
+        ck_assert_int_eq(eval_forward_cached(c, kv, tokens + pos, n, 0, logits), LQ_OK);
+        for (int64_t r = 0; r < n; r++) {
+            const float *want = batch + (pos + r) * N_VOCAB, *got = logits + r * N_VOCAB;
+            const double e = row_error(got, want, N_VOCAB);
+            ck_assert_msg(e <= bound, "%s: cache %d, position %lld: relative error %g",
+                          arch, (int)type, (long long)(pos + r), e);
+            ck_assert_int_eq(argmax(got, N_VOCAB), argmax(want, N_VOCAB));
+        }
+        pos += n;
+    }
+    /* full: one more token is refused and leaves the cache as it was */
+    ck_assert_int_eq(eval_forward_cached(c, kv, tokens, 1, 0, logits), LQ_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(eval_kv_cache_used(kv), N_TOKENS);
+    /* truncated back, the same tokens give the same logits again */
+    eval_kv_cache_truncate(kv, N_TOKENS - 3);
+    ck_assert_int_eq(eval_forward_cached(c, kv, tokens + N_TOKENS - 3, 1, 0, logits), LQ_OK);
+    ck_assert(row_error(logits, batch + (N_TOKENS - 3) * N_VOCAB, N_VOCAB) <= bound);
+    free(logits);
+    eval_kv_cache_free(kv);
+    eval_context_free(c);
+}
+
 static void check_arch(const char *arch) {
     char *dir = tu_make_tmpdir();
     char path[512];
@@ -185,6 +245,13 @@ static void check_arch(const char *arch) {
     ck_assert_int_eq(s.expert_calls, moe ? N_LAYER * 3 : 0);
     ck_assert_int_eq(s.expert_vectors, moe ? N_LAYER * 3 * N_TOKENS * N_USED : 0);
     ck_assert(s.grouped_ok);
+    /* a prompt then single tokens, batches of 5, the portable attention,
+     * and an F16 cache */
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F32, 9, 1, false);
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F32, 1, 5, false);
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F32, 4, 1, true);
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F16, 9, 1, false);
+    check_incremental(m, arch, tokens, one, EVAL_CACHE_F16, 3, 2, true);
     free(one);
     free(two);
     free(tail);

@@ -4,7 +4,8 @@
  * fallback), the token count of the whole test text, and edge cases; for the
  * SentencePiece vocabulary of the llama model and the byte-level BPE one
  * (pre-tokenizer qwen2) of the qwen3moe model. Vocabularies of an unknown
- * kind or pre-tokenizer are refused by name.
+ * kind or pre-tokenizer are refused by name. The pieces of the reference's
+ * ids give the texts back (generation prints them), BOS and EOS as nothing.
  */
 #include <check.h>
 #include <stdio.h>
@@ -90,12 +91,46 @@ static void check_against_reference(const char *model, const char *text_rel,
         ck_assert_msg(got[i] == expected[i], "%s: token %lld is %d, expected %d", text_rel,
                       (long long)i, got[i], expected[i]);
     ck_assert_int_eq(n_got, n_expected);
+    /* the pieces give the text back (SentencePiece's prefix space aside) */
+    char *back = malloc(2 * len + 16);
+    size_t n_back = 0;
+    for (int64_t i = 0; i < n_expected; i++) {
+        char piece[256];
+        size_t n = eval_token_piece(f.vocab, expected[i], piece, sizeof piece);
+        ck_assert_uint_le(n, sizeof piece);
+        ck_assert_uint_le(n_back + n, 2 * len + 16);
+        memcpy(back + n_back, piece, n);
+        n_back += n;
+    }
+    const size_t skip = n_back == len + 1 && back[0] == ' ' && text[0] != ' ' ? 1 : 0;
+    ck_assert_uint_eq(n_back - skip, len);
+    ck_assert_msg(memcmp(back + skip, text, len) == 0, "%s: the pieces differ from the text",
+                  text_rel);
+    free(back);
     free(got);
     free(expected);
     free(ids_text);
     free(text);
     close_vocab(&f);
 }
+
+START_TEST(test_end_tokens) {
+    fixture f = open_vocab();
+    char piece[16];
+    ck_assert_int_eq(eval_vocab_eos(f.vocab), 2);
+    ck_assert(eval_vocab_is_end(f.vocab, 2));
+    ck_assert(!eval_vocab_is_end(f.vocab, 1));
+    ck_assert_uint_eq(eval_token_piece(f.vocab, 2, piece, sizeof piece), 0);
+    ck_assert_uint_eq(eval_token_piece(f.vocab, 1, piece, sizeof piece), 0);
+    ck_assert_uint_eq(eval_token_piece(f.vocab, 99999, piece, sizeof piece), 0);
+    close_vocab(&f);
+    f = open_model_vocab(MOE_MODEL);
+    ck_assert_int_eq(eval_vocab_eos(f.vocab), 0);
+    ck_assert(eval_vocab_is_end(f.vocab, 0));
+    ck_assert_uint_eq(eval_token_piece(f.vocab, 0, piece, sizeof piece), 0);
+    close_vocab(&f);
+}
+END_TEST
 
 START_TEST(test_head2000) {
     check_against_reference(MODEL, "models/tokenizer/test-head2000.txt",
@@ -234,6 +269,7 @@ int main(void) {
     TCase *tc = tcase_create("tokenizer");
     tcase_add_test(tc, test_head2000);
     tcase_add_test(tc, test_odd_characters);
+    tcase_add_test(tc, test_end_tokens);
     tcase_add_test(tc, test_whole_text_count);
     tcase_add_test(tc, test_edges);
     tcase_add_test(tc, test_bpe_head2000);

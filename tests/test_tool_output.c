@@ -514,7 +514,8 @@ START_TEST(test_help_and_manuals_tell) {
         {"info --help", "quant-info.1"}, {"quantize --help", "quant-quantize.1"},
         {"repack --help", "quant-repack.1"}, {"imatrix --help", "quant-imatrix.1"},
         {"perplexity --help", "quant-perplexity.1"}, {"bench --help", "quant-bench.1"},
-        {"bench matmul --help", "quant-bench.1"},
+        {"bench matmul --help", "quant-bench.1"}, {"bench model --help", "quant-bench.1"},
+        {"generate --help", "quant-generate.1"},
     };
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         char *out = NULL;

@@ -32,6 +32,7 @@ static void print_help(FILE *out) {
             "usage: quant bench [--rows N] [--cols N] [--columns M] [--repeat N] [-t THREADS]\n"
             "                   [TYPE...]\n"
             "       quant bench matmul [options] [TYPE...]   (see quant bench matmul --help)\n"
+            "       quant bench model -m MODEL.gguf [options] (see quant bench model --help)\n"
             "       quant bench --bandwidth [-t THREADS]\n"
             "\n"
             "Quantize a Gaussian rows x cols matrix to each TYPE (default: a representative\n"
@@ -151,6 +152,8 @@ static double time_matmul(const bench_options *o, lq_matmul_ctx *ctx, int type, 
 int cmd_bench(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "matmul") == 0)
         return cmd_bench_matmul(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "model") == 0)
+        return cmd_bench_model(argc - 1, argv + 1);
     bench_options o;
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)

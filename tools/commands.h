@@ -25,9 +25,12 @@ int cmd_quantize(int argc, char **argv);
 int cmd_repack(int argc, char **argv);
 int cmd_imatrix(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* quant bench matmul, quant bench --bandwidth (cmd_bench_matmul.c) */
 int cmd_bench_matmul(int argc, char **argv);
 int cmd_bench_bandwidth(int nthreads);
+/* quant bench model (cmd_bench_model.c) */
+int cmd_bench_model(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const subcommand subcommands[] = {
     {"repack", cmd_repack, "interleave rows for fast CPU kernels, or undo it"},
     {"imatrix", cmd_imatrix, "compute an importance matrix"},
     {"perplexity", cmd_perplexity, "perplexity and KL-divergence of a model"},
+    {"generate", cmd_generate, "continue a prompt with a model"},
     {"bench", cmd_bench, "measure codec and kernel speed"},
 };
 

@@ -28,7 +28,7 @@ enum { QUERY_BLOCK = 32, KEY_TILE = 16, QUERY_TILE = 4, VALUE_SPAN = 64 };
 
 typedef struct attention_job {
     const eval_context *c;
-    int64_t n, first_query;
+    const eval_attention_span *span;
     int64_t blocks_per_head;
     float scale;
     bool blocked; /* the AVX-512 block kernel */
@@ -44,16 +44,27 @@ int64_t eval_keys_t_floats(int64_t max_tokens, int64_t kv_dim) {
     return keys_t_stride(max_tokens) * kv_dim;
 }
 
+int64_t eval_keys_t_stride(int64_t max_tokens) { return keys_t_stride(max_tokens); }
+
+void eval_keys_t_append(const eval_context *c, const float *k, int64_t first, int64_t count,
+                        float *keys_t, int64_t stride) {
+    const int64_t kv_dim = c->model->hp.n_head_kv * c->model->hp.head_dim;
+    for (int64_t j = first; j < first + count; j++)
+        for (int64_t f = 0; f < kv_dim; f++)
+            keys_t[f * stride + j] = k[j * kv_dim + f];
+}
+
+/* Query row r sits at position pos0 + r: it attends keys 0 .. pos0 + r. */
 typedef struct head_view {
-    const float *q, *k, *v; /* this head's first query, key and value */
-    int64_t q_stride, kv_stride, dim;
+    const float *q, *k, *v; /* this head's first query row, key and value */
+    int64_t q_stride, kv_stride, dim, pos0;
 } head_view;
 
-static head_view view_of(const eval_context *c, int64_t h) {
+static head_view view_of(const eval_context *c, const eval_attention_span *s, int64_t h) {
     const eval_hparams *hp = &c->model->hp;
     const int64_t dim = hp->head_dim, kvh = h / (hp->n_head / hp->n_head_kv);
-    return (head_view){c->q + h * dim,   c->k + kvh * dim,    c->v + kvh * dim,
-                       hp->n_head * dim, hp->n_head_kv * dim, dim};
+    return (head_view){c->q + h * dim,   s->k + kvh * dim,    s->v + kvh * dim,
+                       hp->n_head * dim, hp->n_head_kv * dim, dim, s->pos0};
 }
 
 /* scores[0..count) = exp(scores - max) / sum, in place. */
@@ -95,8 +106,9 @@ static inline float dot_f32(const float *a, const float *b, int64_t n) {
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void
-attend_one(const head_view *hv, int64_t pos, float scale, float *scores, float *out) {
-    const float *q = hv->q + pos * hv->q_stride;
+attend_one(const head_view *hv, int64_t row, float scale, float *scores, float *out) {
+    const float *q = hv->q + row * hv->q_stride;
+    const int64_t pos = hv->pos0 + row;
     for (int64_t j = 0; j <= pos; j++)
         scores[j] = dot_f32(q, hv->k + j * hv->kv_stride, hv->dim) * scale;
     softmax(scores, pos + 1);
@@ -137,12 +149,12 @@ EVAL_AVX512 static void softmax_row(float *row, int64_t count) {
     }
 }
 
-/* scores[i * stride + j] = scale * q_(first + i) . k_j for QUERY_TILE queries
- * and the key tiles up to the last query's position */
+/* scores[i * stride + j] = scale * q_(first + i) . k_j for QUERY_TILE query
+ * rows and the key tiles up to the last query's position */
 EVAL_AVX512 static inline __attribute__((always_inline)) void
 score_tile_n(const head_view *hv, int64_t first, const int nq, const float *kt, int64_t stride,
              float scale, float *scores) {
-    const int64_t keys = first + nq; /* keys 0 .. last query's position */
+    const int64_t keys = hv->pos0 + first + nq; /* keys 0 .. last query's position */
     const float *q = hv->q + first * hv->q_stride;
     for (int64_t j0 = 0; j0 < keys; j0 += KEY_TILE) {
         __m512 acc[QUERY_TILE];
@@ -175,7 +187,7 @@ EVAL_AVX512 static void score_tile(const head_view *hv, int64_t first, int nq, c
 EVAL_AVX512 static inline __attribute__((always_inline)) void
 value_span(const head_view *hv, int64_t first, const int nq, int64_t d0, const int spans,
            const float *probs, int64_t stride, float *out, int64_t out_stride) {
-    const int64_t keys = first + nq;
+    const int64_t keys = hv->pos0 + first + nq;
     __m512 acc[QUERY_TILE][VALUE_SPAN / 16];
     for (int i = 0; i < nq; i++)
         for (int s = 0; s < spans; s++)
@@ -226,9 +238,9 @@ EVAL_AVX512 static void attend_block(const head_view *hv, int64_t begin, int64_t
         score_tile(hv, first, nq, kt, stride, scale, scores);
         for (int i = 0; i < nq; i++) {
             float *row = scores + i * stride;
-            const int64_t count = first + i + 1;
+            const int64_t count = hv->pos0 + first + i + 1;
             softmax_row(row, count);
-            for (int64_t j = count; j < first + nq; j++)
+            for (int64_t j = count; j < hv->pos0 + first + nq; j++)
                 row[j] = 0.0f;
         }
         value_tile(hv, first, nq, scores, stride, out + (first - begin) * out_stride, out_stride);
@@ -238,35 +250,38 @@ EVAL_AVX512 static void attend_block(const head_view *hv, int64_t begin, int64_t
 
 /* ---- tasks --------------------------------------------------------------- */
 
-/* Keys 0 .. n-1 of kv head `task` transposed into c->keys_t, zero-padded to
- * whole key tiles: head h's feature d at keys_t[(h dim + d) stride + j]. */
+/* Keys 0 .. n_keys-1 of kv head `task` transposed into span->keys_t,
+ * zero-padded to whole key tiles: head h's feature d at
+ * keys_t[(h dim + d) stride + j]. */
 static void transpose_task(void *ctx, int64_t task) {
     const attention_job *job = ctx;
-    const eval_context *c = job->c;
-    const int64_t dim = c->model->hp.head_dim, kv_dim = c->model->hp.n_head_kv * dim;
-    const int64_t stride = keys_t_stride(job->n);
-    float *kt = c->keys_t + task * dim * stride;
+    const eval_attention_span *s = job->span;
+    const int64_t dim = job->c->model->hp.head_dim, kv_dim = job->c->model->hp.n_head_kv * dim;
+    const int64_t n = s->n_keys, stride = s->keys_t_stride;
+    float *kt = s->keys_t + task * dim * stride;
     /* a key tile at a time: its 16 keys stay in L1 while each feature's
      * 16 values are written side by side */
     for (int64_t j0 = 0; j0 < stride; j0 += KEY_TILE)
         for (int64_t d = 0; d < dim; d++)
             for (int64_t j = j0; j < j0 + KEY_TILE; j++)
-                kt[d * stride + j] = j < job->n ? c->k[j * kv_dim + task * dim + d] : 0.0f;
+                kt[d * stride + j] = j < n ? s->k[j * kv_dim + task * dim + d] : 0.0f;
 }
 
 static void attention_task(void *ctx, int64_t task) {
     attention_job *job = ctx;
     const eval_context *c = job->c;
+    const eval_attention_span *s = job->span;
     const eval_hparams *hp = &c->model->hp;
     /* the last query blocks are the longest: hand them out first */
     const int64_t block = job->blocks_per_head - 1 - task % job->blocks_per_head;
     const int64_t h = task / job->blocks_per_head;
-    const int64_t begin = job->first_query + block * QUERY_BLOCK;
-    const int64_t end = begin + QUERY_BLOCK < job->n ? begin + QUERY_BLOCK : job->n;
-    const head_view hv = view_of(c, h);
-    const int64_t out_stride = hp->n_head * hv.dim, stride = keys_t_stride(job->n);
+    const int64_t begin = s->first_row + block * QUERY_BLOCK;
+    const int64_t end = begin + QUERY_BLOCK < s->n_rows ? begin + QUERY_BLOCK : s->n_rows;
+    const head_view hv = view_of(c, s, h);
+    const int64_t out_stride = hp->n_head * hv.dim, stride = s->keys_t_stride;
     float *out = c->attn + begin * out_stride + h * hv.dim;
-    float *scores = malloc(sizeof(float) * (size_t)(job->blocked ? QUERY_TILE * stride : end));
+    float *scores =
+        malloc(sizeof(float) * (size_t)(job->blocked ? QUERY_TILE * stride : s->pos0 + end));
     if (!scores) {
         atomic_store(&job->out_of_memory, true);
         return;
@@ -274,14 +289,14 @@ static void attention_task(void *ctx, int64_t task) {
 #if HAVE_EVAL_X86
     if (job->blocked) {
         const int64_t kvh = h / (hp->n_head / hp->n_head_kv);
-        attend_block(&hv, begin, end, job->scale, c->keys_t + kvh * hv.dim * stride, stride, scores,
+        attend_block(&hv, begin, end, job->scale, s->keys_t + kvh * hv.dim * stride, stride, scores,
                      out, out_stride);
         free(scores);
         return;
     }
 #endif
-    for (int64_t pos = begin; pos < end; pos++)
-        attend_one(&hv, pos, job->scale, scores, out + (pos - begin) * out_stride);
+    for (int64_t row = begin; row < end; row++)
+        attend_one(&hv, row, job->scale, scores, out + (row - begin) * out_stride);
     free(scores);
 }
 
@@ -294,13 +309,25 @@ static bool blocked_kernel_fits(int64_t dim) {
 #endif
 }
 
-int eval_attention(const eval_context *c, int64_t n, int64_t first_query) {
+bool eval_attention_reads_keys_t(const eval_context *c) {
+    return !c->portable_attention && blocked_kernel_fits(c->model->hp.head_dim);
+}
+
+int eval_attention(const eval_context *c, const eval_attention_span *s) {
     const eval_hparams *hp = &c->model->hp;
-    attention_job job = {c, n, first_query, (n - first_query + QUERY_BLOCK - 1) / QUERY_BLOCK,
+    const int64_t rows = s->n_rows - s->first_row;
+    /* Either kernel computes a query's output the same whatever other
+     * queries share its block (scores past a query's position are zero and
+     * add nothing), so a token generated after cached ones gets exactly what
+     * the batch path gives it, as long as both take the same kernel. */
+    attention_job job = {c, s, (rows + QUERY_BLOCK - 1) / QUERY_BLOCK,
                          1.0f / sqrtf((float)hp->head_dim),
-                         !c->portable_attention && blocked_kernel_fits(hp->head_dim), false};
-    if (job.blocked)
-        tool_parallel_for(c->nthreads, hp->n_head_kv, transpose_task, &job);
-    tool_parallel_for(c->nthreads, hp->n_head * job.blocks_per_head, attention_task, &job);
+                         eval_attention_reads_keys_t(c), false};
+    /* a short single-query attention costs less than starting threads */
+    const double work = (double)rows * (double)s->n_keys * (double)(hp->n_head * hp->head_dim);
+    const int nthreads = rows == 1 && work < 1e6 ? 1 : c->nthreads;
+    if (job.blocked && !s->keys_t_ready)
+        tool_parallel_for(nthreads, hp->n_head_kv, transpose_task, &job);
+    tool_parallel_for(nthreads, hp->n_head * job.blocks_per_head, attention_task, &job);
     return atomic_load(&job.out_of_memory) ? LQ_ERR_NO_MEMORY : LQ_OK;
 }

@@ -134,16 +134,17 @@ void eval_swiglu(float *gate, const float *up, int64_t count) {
         gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
-/* cos/sin of every position and rotated pair: theta = pos * scale *
- * base^(-2i/n_rot) / divisor_i (Llama 3's rope_freqs, 1 without), the power
- * built by repeated multiplication as ggml does. */
-static void rope_tables(eval_context *c, int64_t n) {
+/* cos/sin of positions pos0 .. pos0+n-1 (table rows 0 .. n-1) and every
+ * rotated pair: theta = pos * scale * base^(-2i/n_rot) / divisor_i (Llama
+ * 3's rope_freqs, 1 without), the power built by repeated multiplication as
+ * ggml does. */
+static void rope_tables(eval_context *c, int64_t n, int64_t pos0) {
     const eval_hparams *hp = &c->model->hp;
     const float *divisors = c->model->rope_freqs;
     const int64_t half = hp->n_rot / 2;
     const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
     for (int64_t p = 0; p < n; p++) {
-        float theta = (float)p;
+        float theta = (float)(pos0 + p);
         for (int64_t i = 0; i < half; i++) {
             const float angle = hp->rope_freq_scale * (divisors ? theta / divisors[i] : theta);
             c->rope_cos[p * half + i] = cosf(angle);
@@ -210,7 +211,58 @@ static int embed(eval_context *c, const int32_t *tokens, int64_t n) {
     return LQ_OK;
 }
 
-static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int64_t row0) {
+/* Store the new keys and values (c->k, c->v: n rows) at positions
+ * kv->used .. in layer il of the cache, and describe for attention the
+ * layer's keys and values of positions 0 .. kv->used + n - 1, widened to
+ * floats when the cache holds halves. */
+static int cache_layer(eval_context *c, eval_kv_cache *kv, int64_t il, int64_t n,
+                       eval_attention_span *span) {
+    const int64_t kv_dim = kv->kv_dim, n_keys = kv->used + n;
+    if (kv->type == EVAL_CACHE_F32) {
+        float *k = (float *)((char *)kv->k + (size_t)il * kv->layer_bytes);
+        float *v = (float *)((char *)kv->v + (size_t)il * kv->layer_bytes);
+        memcpy(k + kv->used * kv_dim, c->k, sizeof(float) * (size_t)(n * kv_dim));
+        memcpy(v + kv->used * kv_dim, c->v, sizeof(float) * (size_t)(n * kv_dim));
+        span->k = k, span->v = v;
+    } else {
+        const size_t row_bytes = sizeof(uint16_t) * (size_t)kv_dim;
+        char *k = (char *)kv->k + (size_t)il * kv->layer_bytes;
+        char *v = (char *)kv->v + (size_t)il * kv->layer_bytes;
+        const size_t new_bytes = row_bytes * (size_t)n, all_floats = (size_t)(n_keys * kv_dim);
+        int64_t written = lq_quantize_rows(LQ_TYPE_F16, c->k, n, kv_dim, NULL,
+                                           k + row_bytes * (size_t)kv->used, new_bytes);
+        if (written >= 0)
+            written = lq_quantize_rows(LQ_TYPE_F16, c->v, n, kv_dim, NULL,
+                                       v + row_bytes * (size_t)kv->used, new_bytes);
+        if (written < 0)
+            return (int)written;
+        /* the block kernel reads the keys only transposed, which needs the
+         * new ones alone widened; the portable one reads every key's row */
+        const int64_t k_first = eval_attention_reads_keys_t(c) ? kv->used : 0;
+        const size_t k_offset = (size_t)(k_first * kv_dim);
+        int st = lq_dequantize_rows(LQ_TYPE_F16, k + row_bytes * (size_t)k_first,
+                                    row_bytes * (size_t)(n_keys - k_first), n_keys - k_first,
+                                    kv_dim, kv->k_f32 + k_offset,
+                                    sizeof(float) * (all_floats - k_offset));
+        if (st == LQ_OK)
+            st = lq_dequantize_rows(LQ_TYPE_F16, v, row_bytes * (size_t)n_keys, n_keys, kv_dim,
+                                    kv->v_f32, sizeof(float) * all_floats);
+        if (st != LQ_OK)
+            return st;
+        span->k = kv->k_f32, span->v = kv->v_f32;
+    }
+    span->keys_t_stride = kv->keys_t_stride;
+    span->keys_t = kv->keys_t + il * kv->kv_dim * kv->keys_t_stride;
+    eval_keys_t_append(c, span->k, kv->used, n, span->keys_t, span->keys_t_stride);
+    span->keys_t_ready = true;
+    span->n_keys = n_keys;
+    span->pos0 = kv->used;
+    return LQ_OK;
+}
+
+static int attention_block(eval_context *c, eval_kv_cache *kv, int64_t il, int64_t n,
+                           int64_t row0) {
+    const eval_layer *l = &c->model->layers[il];
     const eval_hparams *hp = &c->model->hp;
     const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     eval_rms_norm(c->residual, l->attn_norm, n, hp->n_embd, hp->rms_eps, c->normed);
@@ -231,7 +283,12 @@ static int attention_block(eval_context *c, const eval_layer *l, int64_t n, int6
         eval_rms_norm(c->k, l->k_norm, n * hp->n_head_kv, hp->head_dim, hp->rms_eps, c->k);
     rope(c, c->q, n, hp->n_head);
     rope(c, c->k, n, hp->n_head_kv);
-    st = eval_attention(c, n, row0);
+    /* without a cache: this batch's own keys and values, positions 0 .. n-1 */
+    eval_attention_span span = {c->k,  c->v, c->keys_t, eval_keys_t_stride(n), false,
+                                n,     0,    n,         row0};
+    if (kv && (st = cache_layer(c, kv, il, n, &span)) != LQ_OK)
+        return st;
+    st = eval_attention(c, &span);
     if (st != LQ_OK)
         return st;
     st = eval_matmul(c, &l->wo, c->attn + row0 * q_dim, n - row0, c->proj,
@@ -263,11 +320,15 @@ static int ffn_block(eval_context *c, const eval_layer *l, int64_t n, int64_t ro
     return LQ_OK;
 }
 
-int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
-                 float *logits) {
+/* The batch (kv NULL: a fresh sequence at positions 0 .. n-1) or the
+ * continuation of the cached sequence. */
+static int forward(eval_context *c, eval_kv_cache *kv, const int32_t *tokens, int64_t n,
+                   int64_t out_first, float *logits) {
     const eval_model *m = c->model;
     const eval_hparams *hp = &m->hp;
     if (n < 1 || n > c->max_tokens || out_first < 0 || out_first >= n)
+        return LQ_ERR_INVALID_ARGUMENT;
+    if (kv && (kv->model != m || kv->used + n > kv->capacity))
         return LQ_ERR_INVALID_ARGUMENT;
     for (int64_t t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
@@ -275,14 +336,14 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
     int st = embed(c, tokens, n);
     if (st != LQ_OK)
         return st;
-    rope_tables(c, n);
+    rope_tables(c, n, kv ? kv->used : 0);
     for (int64_t il = 0; il < hp->n_layer && st == LQ_OK; il++) {
         /* rows before out_first only feed later positions through the
          * keys and values: the last layer needs no more of them */
         const bool last = il == hp->n_layer - 1;
         const int64_t row0 = last && !c->observe ? out_first : 0;
         const eval_layer *l = &m->layers[il];
-        st = attention_block(c, l, n, row0);
+        st = attention_block(c, kv, il, n, row0);
         if (st == LQ_OK)
             st = l->ffn_gate_exps.data ? eval_moe_block(c, l, n, row0)
                                        : ffn_block(c, l, n, row0);
@@ -297,4 +358,71 @@ int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_
     return lq_matmul(c->matmul, m->output.type, m->output.data, m->output.size,
                      m->output.nrows, m->output.ncols, c->normed, rows, logits,
                      sizeof(float) * (size_t)(rows * hp->n_vocab));
+}
+
+int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
+                 float *logits) {
+    return forward(c, NULL, tokens, n, out_first, logits);
+}
+
+int eval_forward_cached(eval_context *c, eval_kv_cache *kv, const int32_t *tokens, int64_t n,
+                        int64_t out_first, float *logits) {
+    int st = forward(c, kv, tokens, n, out_first, logits);
+    /* the positions count only once every layer holds them */
+    if (st == LQ_OK)
+        kv->used += n;
+    return st;
+}
+
+/* ---- the key/value cache ------------------------------------------------- */
+
+eval_kv_cache *eval_kv_cache_new(const eval_model *m, int64_t n_ctx, eval_cache_type type) {
+    const eval_hparams *hp = &m->hp;
+    if (n_ctx < 1 || (type != EVAL_CACHE_F32 && type != EVAL_CACHE_F16))
+        return NULL;
+    eval_kv_cache *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return NULL;
+    kv->model = m;
+    kv->type = type;
+    kv->capacity = n_ctx;
+    kv->kv_dim = hp->n_head_kv * hp->head_dim;
+    const size_t value_bytes = type == EVAL_CACHE_F32 ? sizeof(float) : sizeof(uint16_t);
+    kv->layer_bytes = value_bytes * (size_t)(n_ctx * kv->kv_dim);
+    kv->k = malloc(kv->layer_bytes * (size_t)hp->n_layer);
+    kv->v = malloc(kv->layer_bytes * (size_t)hp->n_layer);
+    kv->keys_t_stride = eval_keys_t_stride(n_ctx);
+    /* zeros in the padding of the last key tile, as the batch path has */
+    kv->keys_t = calloc((size_t)(eval_keys_t_floats(n_ctx, kv->kv_dim) * hp->n_layer),
+                        sizeof(float));
+    bool ok = kv->k && kv->v && kv->keys_t;
+    if (ok && type == EVAL_CACHE_F16) {
+        kv->k_f32 = alloc_floats(n_ctx * kv->kv_dim);
+        kv->v_f32 = alloc_floats(n_ctx * kv->kv_dim);
+        ok = kv->k_f32 && kv->v_f32;
+    }
+    if (!ok) {
+        eval_kv_cache_free(kv);
+        return NULL;
+    }
+    return kv;
+}
+
+void eval_kv_cache_free(eval_kv_cache *kv) {
+    if (!kv)
+        return;
+    free(kv->k), free(kv->v), free(kv->k_f32), free(kv->v_f32), free(kv->keys_t);
+    free(kv);
+}
+
+int64_t eval_kv_cache_capacity(const eval_kv_cache *kv) { return kv->capacity; }
+int64_t eval_kv_cache_used(const eval_kv_cache *kv) { return kv->used; }
+
+void eval_kv_cache_truncate(eval_kv_cache *kv, int64_t keep) {
+    if (keep >= 0 && keep < kv->used)
+        kv->used = keep;
+}
+
+size_t eval_kv_cache_bytes(const eval_kv_cache *kv) {
+    return 2 * kv->layer_bytes * (size_t)kv->model->hp.n_layer;
 }

@@ -47,4 +47,49 @@ void eval_context_use_portable_attention(eval_context *c, bool portable);
 int eval_forward(eval_context *c, const int32_t *tokens, int64_t n, int64_t out_first,
                  float *logits);
 
+/* ---- incremental evaluation: a key/value cache --------------------------- */
+
+/* The keys and values of every layer at positions 0 .. used-1, so that a
+ * sequence can grow a batch (prompt processing) or a token (generation) at
+ * a time. Laid out [layer][position][kv feature], the layout of the batch
+ * path's own keys and values, so attention reads either the same way.
+ *   F32: the logits are those of one batch forward over the same tokens, bit
+ *        for bit: every step computes a token's row the same whatever batch
+ *        it is in (lq_matmul's guarantee; attention's too, as long as the
+ *        same kernel runs: with the portable one-query kernel against the
+ *        AVX-512 block one the tested bound is 1e-4 of the row's largest
+ *        logit);
+ *   F16: keys and values are rounded to half precision as they are stored
+ *        (the reference's default cache type), which moves the logits by
+ *        about 5e-3 of the row's largest on the shared tiny models (2e-2 is
+ *        the tested bound). Attention reads a layer's halves widened to
+ *        floats, a layer at a time.
+ * Either way the keys are also kept transposed in F32 as the AVX-512 block
+ * kernel reads them (so F16 saves the memory of the keys' and values' rows,
+ * not of that copy): eval_kv_cache_bytes counts the rows. */
+typedef enum eval_cache_type { EVAL_CACHE_F32, EVAL_CACHE_F16 } eval_cache_type;
+
+typedef struct eval_kv_cache eval_kv_cache;
+
+/* A cache of n_ctx positions for model m; NULL when out of memory or on a
+ * bad argument (n_ctx < 1). */
+eval_kv_cache *eval_kv_cache_new(const eval_model *m, int64_t n_ctx, eval_cache_type type);
+void eval_kv_cache_free(eval_kv_cache *kv);
+int64_t eval_kv_cache_capacity(const eval_kv_cache *kv);
+/* Positions filled: the position the next token gets. */
+int64_t eval_kv_cache_used(const eval_kv_cache *kv);
+/* Forget positions keep .. used-1 (keep <= used; 0 starts a new sequence). */
+void eval_kv_cache_truncate(eval_kv_cache *kv, int64_t keep);
+/* Bytes the cache holds for its keys and values. */
+size_t eval_kv_cache_bytes(const eval_kv_cache *kv);
+
+/* Run tokens[0..n) at positions used .. used+n-1 after the cached ones,
+ * storing their keys and values in kv (whose model must be c's); logits as
+ * eval_forward, rows out_first..n-1 of this batch. n is at most the
+ * context's max_tokens. LQ_ERR_INVALID_ARGUMENT also when the tokens do not
+ * fit in the cache (used + n > capacity); on any error the cache keeps its
+ * previous positions. */
+int eval_forward_cached(eval_context *c, eval_kv_cache *kv, const int32_t *tokens, int64_t n,
+                        int64_t out_first, float *logits);
+
 #endif

@@ -88,6 +88,9 @@ static int load_tokens(const lq_gguf *g, eval_vocab *v, lq_gguf_error *err) {
         return lq_gguf_fail(err, LQ_ERR_FORMAT,
                             "%s: missing or empty string array tokenizer.ggml.tokens", path);
     const lq_gguf_value *scores = vocab_find_array(g, "tokenizer.ggml.scores", LQ_GGUF_F32);
+    const lq_gguf_value *types = vocab_find_array(g, "tokenizer.ggml.token_type", LQ_GGUF_I32);
+    if (types && types->v.arr.count != texts->v.arr.count)
+        types = NULL; /* inconsistent: every token normal, as without the key */
     v->count = (int64_t)texts->v.arr.count;
     if (scores && scores->v.arr.count != texts->v.arr.count)
         return lq_gguf_fail(err, LQ_ERR_FORMAT,
@@ -104,6 +107,7 @@ static int load_tokens(const lq_gguf *g, eval_vocab *v, lq_gguf_error *err) {
         v->tokens[i].text = t->v.str.data;
         v->tokens[i].len = (uint32_t)t->v.str.len;
         v->tokens[i].score = scores ? (float)scores->v.arr.items[i].v.f64 : 0.0f;
+        v->tokens[i].type = types ? (int32_t)types->v.arr.items[i].v.i64 : TOKEN_TYPE_NORMAL;
     }
     if (string_index_build(&v->index, v->tokens, v->count) != LQ_OK)
         return lq_gguf_fail(err, LQ_ERR_NO_MEMORY, "%s: out of memory", path);
@@ -137,6 +141,8 @@ int eval_vocab_load(const lq_gguf *g, eval_vocab **out, lq_gguf_error *err) {
     int st = load_tokens(g, v, err);
     v->bos = get_id(g, "tokenizer.ggml.bos_token_id", v->count > 1 ? 1 : 0, v->count);
     v->unk = get_id(g, "tokenizer.ggml.unknown_token_id", 0, v->count);
+    v->eos = get_id(g, "tokenizer.ggml.eos_token_id", -1, v->count);
+    v->eot = get_id(g, "tokenizer.ggml.eot_token_id", -1, v->count);
     v->add_bos = kind->add_bos_default;
     if (st == LQ_OK)
         st = kind->setup(g, v, err);
@@ -163,6 +169,30 @@ int64_t eval_vocab_size(const eval_vocab *v) { return v->count; }
 int32_t eval_vocab_bos(const eval_vocab *v) { return v->bos; }
 bool eval_vocab_adds_bos(const eval_vocab *v) { return v->add_bos; }
 const char *eval_vocab_model(const eval_vocab *v) { return v->kind->model; }
+
+int32_t eval_vocab_eos(const eval_vocab *v) { return v->eos; }
+int32_t eval_vocab_eot(const eval_vocab *v) { return v->eot; }
+
+bool eval_vocab_is_end(const eval_vocab *v, int32_t id) {
+    return id >= 0 && (id == v->eos || id == v->eot);
+}
+
+size_t eval_token_piece(const eval_vocab *v, int32_t id, char *buf, size_t size) {
+    if (id < 0 || id >= v->count)
+        return 0;
+    const vocab_token *t = &v->tokens[id];
+    char local[256];
+    const char *text = local;
+    size_t len;
+    if (t->type == TOKEN_TYPE_CONTROL)
+        len = 0;
+    else if (t->type == TOKEN_TYPE_USER_DEFINED) /* stored as it reads */
+        text = t->text, len = t->len;
+    else
+        len = v->kind->piece(v, id, local);
+    memcpy(buf, text, len < size ? len : size);
+    return len;
+}
 
 const char *eval_vocab_text(const eval_vocab *v, int32_t id) {
     return id >= 0 && id < v->count ? v->tokens[id].text : NULL;

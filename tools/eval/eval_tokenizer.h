@@ -31,6 +31,19 @@ int32_t eval_vocab_bos(const eval_vocab *v);
 bool eval_vocab_adds_bos(const eval_vocab *v);
 /* The tokenizer.ggml.model of the vocabulary ("llama", "gpt2"). */
 const char *eval_vocab_model(const eval_vocab *v);
+/* The end-of-sequence token and the end-of-turn one (-1 if absent). */
+int32_t eval_vocab_eos(const eval_vocab *v);
+int32_t eval_vocab_eot(const eval_vocab *v);
+/* Whether generation stops at this token (EOS or EOT). */
+bool eval_vocab_is_end(const eval_vocab *v, int32_t id);
+
+/* The text a token stands for in generated output, as bytes (possibly part
+ * of a UTF-8 character): SentencePiece's U+2581 becomes a space and <0xNN>
+ * its byte; byte-level BPE's characters their bytes; control tokens (BOS,
+ * EOS) nothing. Writes up to size bytes of it into buf and returns its
+ * full length (0 for an id out of range). */
+size_t eval_token_piece(const eval_vocab *v, int32_t id, char *buf, size_t size);
+
 /* Text of a token (NULL if out of range). */
 const char *eval_vocab_text(const eval_vocab *v, int32_t id);
 

@@ -478,10 +478,46 @@ static bool tokenize_text(const eval_vocab *v, const char *text, size_t len, tok
     return ok;
 }
 
+/* The byte of a character of GPT-2's byte alphabet (-1 if it is none):
+ * the inverse of build_byte_alphabet. */
+static int alphabet_byte(uint32_t cp) {
+    uint32_t next = 256;
+    for (int b = 0; b < 256; b++) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        if (printable ? cp == (uint32_t)b : cp == next++)
+            return b;
+    }
+    return -1;
+}
+
+/* Every character of the token (one or two UTF-8 bytes in the alphabet)
+ * back to its byte; anything else is copied. Up to 255 bytes. */
+static size_t bpe_piece(const eval_vocab *v, int32_t id, char *buf) {
+    const vocab_token *t = &v->tokens[id];
+    const unsigned char *s = (const unsigned char *)t->text;
+    size_t n = 0;
+    for (uint32_t i = 0; i < t->len && n < 255;) {
+        /* ASCII or a two-byte character; a longer one is no alphabet letter */
+        uint32_t cp = s[i] < 0x80 ? s[i] : UINT32_MAX;
+        uint32_t width = 1;
+        if ((s[i] & 0xE0) == 0xC0 && i + 1 < t->len)
+            cp = (uint32_t)(s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F), width = 2;
+        const int b = cp == UINT32_MAX ? -1 : alphabet_byte(cp);
+        if (b >= 0) {
+            buf[n++] = (char)b;
+            i += width;
+        } else {
+            buf[n++] = (char)s[i++];
+        }
+    }
+    return n;
+}
+
 const tokenizer_kind tokenizer_kind_bpe = {
     .model = "gpt2",
     .add_bos_default = false,
     .setup = bpe_setup,
     .free_state = free_state,
+    .piece = bpe_piece,
     .tokenize = tokenize_text,
 };

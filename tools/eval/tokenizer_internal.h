@@ -15,12 +15,18 @@
 #include "gguf_internal.h"
 
 /* Token types of tokenizer.ggml.token_type (llama.cpp's values). */
-enum { TOKEN_TYPE_NORMAL = 1, TOKEN_TYPE_CONTROL = 3, TOKEN_TYPE_USER_DEFINED = 4 };
+enum {
+    TOKEN_TYPE_NORMAL = 1,
+    TOKEN_TYPE_CONTROL = 3,
+    TOKEN_TYPE_USER_DEFINED = 4,
+    TOKEN_TYPE_BYTE = 6,
+};
 
 typedef struct vocab_token {
     const char *text;
     uint32_t len;
     float score;
+    int32_t type; /* tokenizer.ggml.token_type, TOKEN_TYPE_NORMAL without it */
 } vocab_token;
 
 /* An open-addressing hash of the texts of items[0..count) to their
@@ -45,6 +51,7 @@ struct eval_vocab {
     int64_t count;
     string_index index;
     int32_t bos, unk;
+    int32_t eos, eot; /* -1 when the vocabulary has none */
     bool add_bos;
     void *state; /* the kind's own data */
 };
@@ -70,6 +77,9 @@ struct tokenizer_kind {
      * metadata key overrides it). */
     int (*setup)(const lq_gguf *g, eval_vocab *v, lq_gguf_error *err);
     void (*free_state)(void *state);
+    /* The bytes a token stands for (a normal or byte token; eval_token_piece
+     * handles the others) into buf (size >= 256), its length returned. */
+    size_t (*piece)(const eval_vocab *v, int32_t id, char *buf);
     /* Append the ids of len > 0 bytes of text. false when out of memory. */
     bool (*tokenize)(const eval_vocab *v, const char *text, size_t len, token_list *out);
 };

@@ -240,10 +240,39 @@ static bool tokenize_text(const eval_vocab *v, const char *text, size_t len, tok
     return ok;
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+}
+
+/* A byte token <0xNN> is its byte; elsewhere U+2581 (the escaped space)
+ * is a space. Up to 255 bytes of the piece. */
+static size_t spm_piece(const eval_vocab *v, int32_t id, char *buf) {
+    const vocab_token *t = &v->tokens[id];
+    if (t->type == TOKEN_TYPE_BYTE && t->len == 6 && memcmp(t->text, "<0x", 3) == 0 &&
+        t->text[5] == '>' && hex_digit(t->text[3]) >= 0 && hex_digit(t->text[4]) >= 0) {
+        buf[0] = (char)(hex_digit(t->text[3]) * 16 + hex_digit(t->text[4]));
+        return 1;
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < t->len && n < 255;) {
+        if (i + 3 <= t->len && memcmp(t->text + i, "\xE2\x96\x81", 3) == 0) {
+            buf[n++] = ' ';
+            i += 3;
+        } else {
+            buf[n++] = t->text[i++];
+        }
+    }
+    return n;
+}
+
 const tokenizer_kind tokenizer_kind_spm = {
     .model = "llama",
     .add_bos_default = true,
     .setup = spm_setup,
     .free_state = free,
+    .piece = spm_piece,
     .tokenize = tokenize_text,
 };
