@@ -242,10 +242,12 @@ static void print_row(int type, const type_figures *f, double bandwidth) {
            100.0 * f->stream_gbs / bandwidth);
 }
 
+/* figures with six significant digits: a small matrix on a loaded machine
+ * can take long enough to round to 0.00 with a fixed two decimals */
 static void print_json_row(int type, const type_figures *f, bool first) {
     printf("%s\n    {\"type\": \"%s\", \"bpw\": %.4f, \"stream_copies\": %d, "
-           "\"stream_gflops\": %.2f, \"stream_gbytes\": %.2f, \"gflops_n1\": %.2f, "
-           "\"gflops_n16\": %.2f, \"gflops_n256\": %.2f}",
+           "\"stream_gflops\": %.6g, \"stream_gbytes\": %.6g, \"gflops_n1\": %.6g, "
+           "\"gflops_n16\": %.6g, \"gflops_n256\": %.6g}",
            first ? "" : ",", lq_type_name(type), f->bpw, f->copies, f->stream_gfs,
            f->stream_gbs, f->hot_gfs[0], f->hot_gfs[1], f->hot_gfs[2]);
 }
@@ -280,7 +282,7 @@ int cmd_bench_matmul(int argc, char **argv) {
     tool_fill_gaussian(x, most * (size_t)o.cols, 2);
     if (o.json)
         printf("{\"rows\": %lld, \"cols\": %lld, \"threads\": %d, \"repeat\": %d, "
-               "\"read_bandwidth_gbytes\": %.2f, \"types\": [",
+               "\"read_bandwidth_gbytes\": %.6g, \"types\": [",
                (long long)o.rows, (long long)o.cols, o.nthreads, o.repeat, bandwidth);
     else
         print_table_head(&o, bandwidth);
