@@ -20,7 +20,7 @@
 #define BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define INLINE static inline __attribute__((always_inline))
 
-enum { STEP = 32, TILE = 4 };
+enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6 };
 
 bool lq_bf16_gemm_available(void) {
     __builtin_cpu_init();
@@ -39,69 +39,95 @@ BF16 void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out) {
     }
 }
 
+/* 32 weights of a row as bf16: stored bf16, or f16 rounded to bf16 (the
+ * float of the half is exact, so this is one rounding) */
+BF16 INLINE __m512i load_weights(const uint16_t *row, int64_t k, __mmask32 m, bool half) {
+    if (!half)
+        return _mm512_maskz_loadu_epi16(m, row + k);
+    const __m512 lo = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)m, row + k));
+    const __m512 hi = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)(m >> 16), row + k + 16));
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+/* Every (row, vector) of a tile is one chain of vdpbf16ps over the steps of
+ * 32 weights in order, reduced by _mm512_reduce_add_ps: the same whatever
+ * tile shape it falls in. The accumulators stay in registers for the whole
+ * row (4 x 6 of them, with 6 activation registers and one weight). */
 BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *a,
                            int64_t a_stride, int64_t ncols, float *out, int64_t out_stride,
-                           const int nr, const int nv) {
-    __m512 acc[TILE][TILE];
+                           const int nr, const int nv, const bool half) {
+    __m512 acc[TILE_ROWS][TILE_VECS];
+#pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
+#pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
             acc[r][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < ncols; k += STEP) {
         const int64_t left = ncols - k;
         const __mmask32 m = left >= STEP ? 0xffffffffu : (__mmask32)((1u << left) - 1);
-        __m512i x[TILE];
+        __m512i x[TILE_VECS];
+#pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
             x[v] = _mm512_loadu_si512((const void *)(a + v * a_stride + k));
+#pragma GCC unroll 4
         for (int r = 0; r < nr; r++) {
-            const __m512i wv = _mm512_maskz_loadu_epi16(m, w + r * w_stride + k);
+            const __m512i wv = load_weights(w + r * w_stride, k, m, half);
+#pragma GCC unroll 6
             for (int v = 0; v < nv; v++)
                 acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)wv, (__m512bh)x[v]);
         }
     }
+#pragma GCC unroll 6
     for (int v = 0; v < nv; v++)
+#pragma GCC unroll 4
         for (int r = 0; r < nr; r++)
             out[v * out_stride + r] = _mm512_reduce_add_ps(acc[r][v]);
 }
 
+typedef void (*tile_fn)(const uint16_t *, int64_t, const uint16_t *, int64_t, int64_t, float *,
+                        int64_t);
 #define BF16_TILE(R, V)                                                                     \
     BF16 static void tile_##R##x##V(const uint16_t *w, int64_t ws, const uint16_t *a,      \
                                     int64_t as, int64_t nc, float *o, int64_t os) {         \
-        tile_body(w, ws, a, as, nc, o, os, R, V);                                           \
+        tile_body(w, ws, a, as, nc, o, os, R, V, false);                                    \
+    }                                                                                       \
+    BF16 static void half_##R##x##V(const uint16_t *w, int64_t ws, const uint16_t *a,      \
+                                    int64_t as, int64_t nc, float *o, int64_t os) {         \
+        tile_body(w, ws, a, as, nc, o, os, R, V, true);                                     \
     }
-BF16_TILE(1, 1) BF16_TILE(1, 2) BF16_TILE(1, 3) BF16_TILE(1, 4)
-BF16_TILE(2, 1) BF16_TILE(2, 2) BF16_TILE(2, 3) BF16_TILE(2, 4)
-BF16_TILE(3, 1) BF16_TILE(3, 2) BF16_TILE(3, 3) BF16_TILE(3, 4)
-BF16_TILE(4, 1) BF16_TILE(4, 2) BF16_TILE(4, 3) BF16_TILE(4, 4)
+#define BF16_TILE_ROW(R)                                                                    \
+    BF16_TILE(R, 1) BF16_TILE(R, 2) BF16_TILE(R, 3) BF16_TILE(R, 4) BF16_TILE(R, 5) BF16_TILE(R, 6)
+BF16_TILE_ROW(1) BF16_TILE_ROW(2) BF16_TILE_ROW(3) BF16_TILE_ROW(4)
 
-typedef void (*tile_fn)(const uint16_t *, int64_t, const uint16_t *, int64_t, int64_t, float *,
-                        int64_t);
-static const tile_fn tiles[TILE][TILE] = {
-    {tile_1x1, tile_1x2, tile_1x3, tile_1x4},
-    {tile_2x1, tile_2x2, tile_2x3, tile_2x4},
-    {tile_3x1, tile_3x2, tile_3x3, tile_3x4},
-    {tile_4x1, tile_4x2, tile_4x3, tile_4x4},
-};
+#define TILE_TABLE_ROW(p, R) {p##_##R##x1, p##_##R##x2, p##_##R##x3, p##_##R##x4, p##_##R##x5, p##_##R##x6}
+#define TILE_TABLE(p) {TILE_TABLE_ROW(p, 1), TILE_TABLE_ROW(p, 2), TILE_TABLE_ROW(p, 3), TILE_TABLE_ROW(p, 4)}
+static const tile_fn tiles[2][TILE_ROWS][TILE_VECS] = {TILE_TABLE(tile), TILE_TABLE(half)};
 
-void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
-                   int64_t n, float *y, int64_t y_stride) {
+static void block_tiles(const uint16_t *w, bool half, int64_t ncols, int64_t rows,
+                        const uint16_t *act, int64_t n, float *y, int64_t y_stride) {
     const int64_t padded = lq_bf16_padded_cols(ncols);
-    for (int64_t v0 = 0; v0 < n; v0 += TILE) {
-        const int nv = n - v0 < TILE ? (int)(n - v0) : TILE;
-        for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
-            const int nr = rows - r0 < TILE ? (int)(rows - r0) : TILE;
-            tiles[nr - 1][nv - 1](w + r0 * ncols, ncols, act + v0 * padded, padded, ncols,
-                                  y + v0 * y_stride + r0, y_stride);
+    for (int64_t v0 = 0; v0 < n; v0 += TILE_VECS) {
+        const int nv = n - v0 < TILE_VECS ? (int)(n - v0) : TILE_VECS;
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
+            const int nr = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
+            tiles[half][nr - 1][nv - 1](w + r0 * ncols, ncols, act + v0 * padded, padded, ncols,
+                                        y + v0 * y_stride + r0, y_stride);
         }
     }
 }
 
-void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
+void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
+                   int64_t n, float *y, int64_t y_stride) {
+    block_tiles(w, false, ncols, rows, act, n, y, y_stride);
+}
+
+void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows) {
     /* rows in blocks that stay in L2 while every vector passes over them */
-    const int64_t block = n <= 2 ? TILE : 64;
+    const int64_t block = n <= 2 ? TILE_ROWS : 64;
     for (int64_t b = row; b < row + count; b += block) {
         const int64_t rows = row + count - b < block ? row + count - b : block;
-        lq_bf16_block(w + b * ncols, ncols, rows, act, n, y + b, nrows);
+        block_tiles(w + b * ncols, half, ncols, rows, act, n, y + b, nrows);
     }
 }
 
@@ -142,9 +168,23 @@ BF16 static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) 
     }
 }
 
+/* f16: each weight rounded to bf16, as the f16 tiles do in registers */
+BF16 static void decode_f16(const uint8_t *row, int64_t ncols, uint16_t *out) {
+    const uint16_t *in = (const uint16_t *)(const void *)row;
+    for (int64_t k = 0; k < ncols; k += STEP) {
+        const int64_t left = ncols - k;
+        const __mmask32 m = left >= STEP ? 0xffffffffu : (__mmask32)((1u << left) - 1);
+        _mm512_mask_storeu_epi16(out + k, m, load_weights(in, k, m, true));
+    }
+}
+
 lq_bf16_row_decode_fn lq_bf16_row_decoder(int type) {
-    if (type == LQ_TYPE_IQ6_K && lq_bf16_gemm_available())
+    if (!lq_bf16_gemm_available())
+        return NULL;
+    if (type == LQ_TYPE_IQ6_K)
         return decode_iq6_k;
+    if (type == LQ_TYPE_F16)
+        return decode_f16;
     return NULL;
 }
 
@@ -154,9 +194,9 @@ bool lq_bf16_gemm_available(void) { return false; }
 void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out) {
     (void)x, (void)ncols, (void)out;
 }
-void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
+void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows) {
-    (void)w, (void)ncols, (void)row, (void)count, (void)act, (void)n, (void)y, (void)nrows;
+    (void)w, (void)half, (void)ncols, (void)row, (void)count, (void)act, (void)n, (void)y, (void)nrows;
 }
 void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,
                    int64_t n, float *y, int64_t y_stride) {

@@ -14,9 +14,10 @@ static inline int64_t lq_bf16_padded_cols(int64_t ncols) { return (ncols + 31) /
 /* x (ncols floats) rounded to bf16 (nearest even) into out (padded). */
 void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out);
 
-/* y[j * nrows + r] for rows [row, row + count) of the bf16 matrix w (ncols
- * per row) and the n activation rows act (padded). */
-void lq_bf16_rows(const uint16_t *w, int64_t ncols, int64_t row, int64_t count,
+/* y[j * nrows + r] for rows [row, row + count) of the bf16 matrix w (f16
+ * when `half`: each weight rounded to bf16; ncols per row) and the n
+ * activation rows act (padded). */
+void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows);
 
 /* The same for `rows` rows stored at w; row r's product with vector j goes

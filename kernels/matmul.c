@@ -137,10 +137,14 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     if (p->row_bytes < 0)
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
-    p->bf16_gemm = wtype == LQ_TYPE_BF16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
+    /* f16 too: its weights rounded to bf16 (within the bound, and twice the
+     * multiply rate of f32 FMAs) */
+    p->bf16_gemm = (wtype == LQ_TYPE_BF16 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
+                   lq_simd_bf16();
     p->bf16_decode = level >= LQ_SIMD_AVX512 && p->info->interleave == 1
                          ? lq_bf16_row_decoder(wtype) : NULL;
-    p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512;
+    p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
+                    !p->bf16_gemm;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
                             : p->source == ROWS_UNPACKED ? p->info->base_type : -1;
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
@@ -405,7 +409,8 @@ static void bf16_multiply(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     int64_t begin, end;
     split_range(job->nrows, ithread, nthreads, &begin, &end);
-    lq_bf16_rows((const uint16_t *)(const void *)job->w, job->ncols, begin, end - begin,
+    lq_bf16_rows((const uint16_t *)(const void *)job->w, job->p->info->type == LQ_TYPE_F16,
+                 job->ncols, begin, end - begin,
                  job->ctx->act, job->n, job->y, job->nrows);
 }
 
@@ -415,7 +420,7 @@ static int64_t bf16_block_rows(int64_t ncols, int64_t n) {
     const int64_t tile = 4;
     if (n <= 2)
         return tile;
-    const int64_t rows = (int64_t)(192 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
+    const int64_t rows = (int64_t)(256 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
     return rows < tile ? tile : rows;
 }
 
@@ -601,7 +606,9 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
         lq_pool_run(ctx->pool, float_multiply, &job);
         return LQ_OK;
     }
-    if (p.bf16_gemm) {
+    /* f16 converts its rows to bf16 once per block for many vectors, in
+     * registers for one (the same bf16 values either way) */
+    if (p.bf16_gemm && (!p.bf16_decode || n == 1)) {
         const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
         st = reserve_scratch(ctx, act, 0);
         if (st != LQ_OK)
