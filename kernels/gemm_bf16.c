@@ -20,7 +20,7 @@
 #define BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define INLINE static inline __attribute__((always_inline))
 
-enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6 };
+enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8 };
 
 bool lq_bf16_gemm_available(void) {
     __builtin_cpu_init();
@@ -56,8 +56,8 @@ BF16 INLINE __m512i load_weights(const uint16_t *row, int64_t k, __mmask32 m, bo
 BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *a,
                            int64_t a_stride, int64_t ncols, float *out, int64_t out_stride,
                            const int nr, const int nv, const bool half) {
-    __m512 acc[TILE_ROWS][TILE_VECS];
-#pragma GCC unroll 4
+    __m512 acc[GEMV_ROWS][TILE_VECS];
+#pragma GCC unroll 8
     for (int r = 0; r < nr; r++)
 #pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
@@ -69,7 +69,7 @@ BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *
 #pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
             x[v] = _mm512_loadu_si512((const void *)(a + v * a_stride + k));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < nr; r++) {
             const __m512i wv = load_weights(w + r * w_stride, k, m, half);
 #pragma GCC unroll 6
@@ -79,7 +79,7 @@ BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *
     }
 #pragma GCC unroll 6
     for (int v = 0; v < nv; v++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < nr; r++)
             out[v * out_stride + r] = _mm512_reduce_add_ps(acc[r][v]);
 }
@@ -97,15 +97,22 @@ typedef void (*tile_fn)(const uint16_t *, int64_t, const uint16_t *, int64_t, in
     }
 #define BF16_TILE_ROW(R)                                                                    \
     BF16_TILE(R, 1) BF16_TILE(R, 2) BF16_TILE(R, 3) BF16_TILE(R, 4) BF16_TILE(R, 5) BF16_TILE(R, 6)
-BF16_TILE_ROW(1) BF16_TILE_ROW(2) BF16_TILE_ROW(3) BF16_TILE_ROW(4)
+BF16_TILE_ROW(1) BF16_TILE_ROW(2) BF16_TILE_ROW(3) BF16_TILE_ROW(4) BF16_TILE(8, 1)
 
 #define TILE_TABLE_ROW(p, R) {p##_##R##x1, p##_##R##x2, p##_##R##x3, p##_##R##x4, p##_##R##x5, p##_##R##x6}
 #define TILE_TABLE(p) {TILE_TABLE_ROW(p, 1), TILE_TABLE_ROW(p, 2), TILE_TABLE_ROW(p, 3), TILE_TABLE_ROW(p, 4)}
 static const tile_fn tiles[2][TILE_ROWS][TILE_VECS] = {TILE_TABLE(tile), TILE_TABLE(half)};
+/* one vector: more rows at a time keep more loads in flight */
+static const tile_fn gemv_tiles[2] = {tile_8x1, half_8x1};
 
 static void block_tiles(const uint16_t *w, bool half, int64_t ncols, int64_t rows,
                         const uint16_t *act, int64_t n, float *y, int64_t y_stride) {
     const int64_t padded = lq_bf16_padded_cols(ncols);
+    int64_t first = 0;
+    if (n == 1)
+        for (; first + GEMV_ROWS <= rows; first += GEMV_ROWS)
+            gemv_tiles[half](w + first * ncols, ncols, act, padded, ncols, y + first, y_stride);
+    w += first * ncols, y += first, rows -= first;
     for (int64_t v0 = 0; v0 < n; v0 += TILE_VECS) {
         const int nv = n - v0 < TILE_VECS ? (int)(n - v0) : TILE_VECS;
         for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
@@ -124,7 +131,7 @@ void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_
 void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows) {
     /* rows in blocks that stay in L2 while every vector passes over them */
-    const int64_t block = n <= 2 ? TILE_ROWS : 64;
+    const int64_t block = n <= 2 ? GEMV_ROWS : 64;
     for (int64_t b = row; b < row + count; b += block) {
         const int64_t rows = row + count - b < block ? row + count - b : block;
         block_tiles(w + b * ncols, half, ncols, rows, act, n, y + b, nrows);
