@@ -20,6 +20,12 @@ void lq_bf16_activations(const float *x, int64_t ncols, uint16_t *out);
 void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int64_t count,
                   const uint16_t *act, int64_t n, float *y, int64_t nrows);
 
+/* bf16_r16 (groups of 16 interleaved rows, read in place,
+ * gemm_bf16_r16.c): y[j * nrows + r] for the rows of groups [group, group +
+ * count) and the n activation rows act (padded). */
+void lq_bf16_r16_rows(const uint16_t *w, int64_t ncols, int64_t group, int64_t count,
+                      const uint16_t *act, int64_t n, float *y, int64_t nrows);
+
 /* The same for `rows` rows stored at w; row r's product with vector j goes
  * to y[j * y_stride + r]. */
 void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_t *act,

@@ -81,6 +81,7 @@ typedef struct plan {
     int64_t act_bytes;           /* bytes of one activation row */
     panel_plan panel;
     bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
+    bool bf16_r16_gemm;          /* bf16_r16 groups read in place (gemm_bf16_r16.c) */
     lq_bf16_row_decode_fn bf16_decode; /* rows decoded to bf16 for gemm_bf16.c */
     bool float_gemm;             /* f32 / f16 rows through gemm_float.c */
 } plan;
@@ -141,6 +142,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
      * multiply rate of f32 FMAs) */
     p->bf16_gemm = (wtype == LQ_TYPE_BF16 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
                    lq_simd_bf16();
+    p->bf16_r16_gemm = wtype == LQ_TYPE_BF16_R16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
     p->bf16_decode = level >= LQ_SIMD_AVX512 && p->info->interleave == 1
                          ? lq_bf16_row_decoder(wtype) : NULL;
     p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
@@ -414,6 +416,14 @@ static void bf16_multiply(void *arg, int ithread, int nthreads) {
                  job->ctx->act, job->n, job->y, job->nrows);
 }
 
+static void bf16_r16_multiply(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    int64_t begin, end;
+    split_range(job->nrows / 16, ithread, nthreads, &begin, &end);
+    lq_bf16_r16_rows((const uint16_t *)(const void *)job->w, job->ncols, begin, end - begin,
+                     job->ctx->act, job->n, job->y, job->nrows);
+}
+
 /* Rows decoded to bf16 a block at a time (one tile's worth for a GEMV, else
  * what stays in L2), every vector against each block. */
 static int64_t bf16_block_rows(int64_t ncols, int64_t n) {
@@ -615,6 +625,15 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
             return st;
         lq_pool_run(ctx->pool, bf16_activations, &job);
         lq_pool_run(ctx->pool, bf16_multiply, &job);
+        return LQ_OK;
+    }
+    if (p.bf16_r16_gemm) {
+        const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
+        st = reserve_scratch(ctx, act, 0);
+        if (st != LQ_OK)
+            return st;
+        lq_pool_run(ctx->pool, bf16_activations, &job);
+        lq_pool_run(ctx->pool, bf16_r16_multiply, &job);
         return LQ_OK;
     }
     if (p.bf16_decode) {
