@@ -19,6 +19,8 @@
 
 #define BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define INLINE static inline __attribute__((always_inline))
+/* iq6_k's index bytes are spread to words by vpermb */
+#define BF16_VBMI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
 
 enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8 };
 
@@ -143,36 +145,151 @@ void lq_bf16_rows(const uint16_t *w, bool half, int64_t ncols, int64_t row, int6
 /* iq6_k: d, extra, int8 scales[16], qs[128] (index bits 0-3: weight e in
  * byte 32 (e / 64) + e % 32 at bit 4 ((e / 32) % 2)), qh[64] (bits 4-5:
  * byte 32 (e / 128) + e % 32 at bit 2 ((e / 32) % 4)); weight = (d * ls) *
- * (cubic(index) + shifted), the cubic in fused multiply-adds as the codec
- * evaluates it, so the float is the codec's before its rounding to bf16.
- * The 16 weights of a sub-block are 16 consecutive bytes of qs and of qh. */
-BF16 static __m512 iq6_k_sub_block(const uint8_t *w, int b) {
-    const uint8_t *qs = w + 20 + 32 * (b / 4) + 16 * (b % 2);
-    const uint8_t *qh = w + 148 + 32 * (b / 8) + 16 * (b % 2);
-    const __m512i lo = _mm512_srli_epi32(
-        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qs)), 4 * ((b / 2) % 2));
-    const __m512i hi = _mm512_srli_epi32(
-        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qh)), 2 * ((b / 2) % 4));
-    const __m512i idx = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(15)),
-                                        _mm512_slli_epi32(_mm512_and_si512(hi, _mm512_set1_epi32(3)), 4));
-    const __m512 q = _mm512_cvtepi32_ps(idx);
-    __m512 v = _mm512_fmadd_ps(q, _mm512_set1_ps(LQ_IQ6K_POLY_D), _mm512_set1_ps(LQ_IQ6K_POLY_C));
-    v = _mm512_fmadd_ps(q, v, _mm512_set1_ps(LQ_IQ6K_POLY_B));
-    v = _mm512_fmadd_ps(q, v, _mm512_set1_ps(LQ_IQ6K_POLY_A));
-    if ((lq_load_u16(w + 2) >> b) & 1)
-        v = _mm512_add_ps(v, _mm512_set1_ps(1.0f));
-    const float dl = lq_half_to_float(lq_load_u16(w)) * (float)(int8_t)w[4 + b];
-    return _mm512_mul_ps(_mm512_set1_ps(dl), v);
+ * value[index], the value the cubic in fused multiply-adds (+ 1 in a
+ * shifted sub-block), as the codec computes it; rounded once to bf16.
+ * The 64 values are tabulated per call as the high and low 16 bits of each
+ * float (two vpermi2w tables of 64 words), and a step of 32 weights is
+ * looked up with its 6-bit indices as words. */
+enum { IQ6K_BYTES = 212, IQ6K_QS = 20, IQ6K_QH = 148 };
+
+typedef struct iq6k_tables {
+    __m512i hi[2], lo[2];  /* words of values 0..31 and 32..63 */
+    __m512i spread[2];     /* byte indices -> word indices, see iq6k_step */
+} iq6k_tables;
+
+BF16_VBMI INLINE iq6k_tables iq6k_make_tables(void) {
+    iq6k_tables t;
+    __m512 v[4];
+    for (int i = 0; i < 4; i++) {
+        const __m512 q = _mm512_add_ps(_mm512_set1_ps((float)(16 * i)),
+                                       _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        __m512 c = _mm512_fmadd_ps(q, _mm512_set1_ps(LQ_IQ6K_POLY_D), _mm512_set1_ps(LQ_IQ6K_POLY_C));
+        c = _mm512_fmadd_ps(q, c, _mm512_set1_ps(LQ_IQ6K_POLY_B));
+        v[i] = _mm512_fmadd_ps(q, c, _mm512_set1_ps(LQ_IQ6K_POLY_A));
+    }
+    uint16_t odd[32], even[32], spread[2][32];
+    for (int i = 0; i < 32; i++) {
+        odd[i] = (uint16_t)(2 * i + 1);
+        even[i] = (uint16_t)(2 * i);
+        /* word 8 j + u of a step takes weight 4 j + u (u < 4) or 16 + 4 j +
+         * u - 4, so that unpacking low / high words gives weights 0..15 /
+         * 16..31 in order; both bytes of the word from that weight's byte
+         * (vpermi2w reads only the low 6 bits) */
+        const int j = i / 8, u = i % 8, weight = u < 4 ? 4 * j + u : 16 + 4 * j + u - 4;
+        for (int half = 0; half < 2; half++)
+            spread[half][i] = (uint16_t)((32 * half + weight) * 0x101);
+    }
+    const __m512i io = _mm512_loadu_si512((const void *)odd), ie = _mm512_loadu_si512((const void *)even);
+    for (int h = 0; h < 2; h++) {
+        t.hi[h] = _mm512_permutex2var_epi16((__m512i)v[2 * h], io, (__m512i)v[2 * h + 1]);
+        t.lo[h] = _mm512_permutex2var_epi16((__m512i)v[2 * h], ie, (__m512i)v[2 * h + 1]);
+        t.spread[h] = _mm512_loadu_si512((const void *)spread[h]);
+    }
+    return t;
 }
 
-BF16 static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) {
+/* The 6-bit indices of the 128 weights of half h of a super-block as bytes:
+ * idx[0] holds steps 4h (bytes 0-31) and 4h + 2 (32-63), idx[1] steps
+ * 4h + 1 and 4h + 3. Bits 6-7 are left over and ignored by the lookup. */
+BF16_VBMI INLINE void iq6k_half_indices(const uint8_t *block, int h, __m512i idx[2]) {
+    const __m512i qs = _mm512_loadu_si512((const void *)(block + IQ6K_QS + 64 * h));
+    const __m512i qh = _mm512_broadcast_i64x4(
+        _mm256_loadu_si256((const __m256i *)(const void *)(block + IQ6K_QH + 32 * h)));
+    /* the upper 32 bytes serve steps 2 and 3, whose bits are 4 higher */
+    const __m512i qh_steps = _mm512_srlv_epi16(
+        qh, _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1));
+    const __m512i low4 = _mm512_set1_epi8(15);
+    /* (a & 15) | (b & ~15) */
+    idx[0] = _mm512_ternarylogic_epi32(qs, _mm512_slli_epi16(qh_steps, 4), low4, 0xE4);
+    idx[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(qs, 4), _mm512_slli_epi16(qh_steps, 2),
+                                       low4, 0xE4);
+}
+
+/* The 32 weights of step m (indices from iq6k_half_indices, register and
+ * byte half given by m), sub-blocks 2m and 2m + 1, as bf16 in order. */
+BF16_VBMI INLINE __m512i iq6k_step(const iq6k_tables *t, const __m512i idx[2], int m,
+                              const float *dl, unsigned extra) {
+    const __m512i words = _mm512_permutexvar_epi8(t->spread[(m / 2) % 2], idx[m % 2]);
+    const __m512i hi = _mm512_permutex2var_epi16(t->hi[0], words, t->hi[1]);
+    const __m512i lo = _mm512_permutex2var_epi16(t->lo[0], words, t->lo[1]);
+    __m512 first = (__m512)_mm512_unpacklo_epi16(lo, hi);
+    __m512 second = (__m512)_mm512_unpackhi_epi16(lo, hi);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    first = _mm512_mask_add_ps(first, (__mmask16)-(int)((extra >> (2 * m)) & 1), first, one);
+    second = _mm512_mask_add_ps(second, (__mmask16)-(int)((extra >> (2 * m + 1)) & 1), second, one);
+    first = _mm512_mul_ps(_mm512_set1_ps(dl[2 * m]), first);
+    second = _mm512_mul_ps(_mm512_set1_ps(dl[2 * m + 1]), second);
+    return (__m512i)_mm512_cvtne2ps_pbh(second, first);
+}
+
+/* d * ls of the 16 sub-blocks, as the codec multiplies them */
+BF16_VBMI INLINE void iq6k_scales(const uint8_t *block, float *dl) {
+    const __m512 ls = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(block + 4))));
+    _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_set1_ps(lq_half_to_float(lq_load_u16(block))), ls));
+}
+
+BF16_VBMI static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) {
+    const iq6k_tables t = iq6k_make_tables();
     for (int64_t s = 0; s < ncols / 256; s++) {
-        const uint8_t *w = row + s * 212;
-        for (int b = 0; b < 16; b += 2)
-            _mm512_storeu_si512((void *)(out + 256 * s + 16 * b),
-                                (__m512i)_mm512_cvtne2ps_pbh(iq6_k_sub_block(w, b + 1),
-                                                             iq6_k_sub_block(w, b)));
+        const uint8_t *block = row + s * IQ6K_BYTES;
+        float dl[16];
+        iq6k_scales(block, dl);
+        const unsigned extra = lq_load_u16(block + 2);
+        for (int h = 0; h < 2; h++) {
+            __m512i idx[2];
+            iq6k_half_indices(block, h, idx);
+            for (int m = 4 * h; m < 4 * h + 4; m++)
+                _mm512_storeu_si512((void *)(out + 256 * s + 32 * m),
+                                    iq6k_step(&t, idx, m, dl, extra));
+        }
     }
+}
+
+/* One vector: each step decoded and multiplied at once, in the tiles'
+ * arithmetic (one vdpbf16ps chain per row over the steps in order, reduced
+ * as tile_body does), so the bits are those of a vector in a tile. */
+enum { IQ6K_GEMV_ROWS = 4 };
+
+BF16_VBMI static void gemv_iq6_k(const uint8_t *rows, int64_t row_bytes, int64_t nrows,
+                            int64_t ncols, const uint16_t *act, float *y) {
+    const iq6k_tables t = iq6k_make_tables();
+    for (int64_t r0 = 0; r0 < nrows; r0 += IQ6K_GEMV_ROWS) {
+        const int nr = nrows - r0 < IQ6K_GEMV_ROWS ? (int)(nrows - r0) : IQ6K_GEMV_ROWS;
+        __m512 acc[IQ6K_GEMV_ROWS];
+        for (int r = 0; r < IQ6K_GEMV_ROWS; r++)
+            acc[r] = _mm512_setzero_ps();
+        for (int64_t s = 0; s < ncols / 256; s++) {
+            for (int r = 0; r < nr; r++) {
+                const uint8_t *block = rows + (r0 + r) * row_bytes + s * IQ6K_BYTES;
+                float dl[16];
+                iq6k_scales(block, dl);
+                const unsigned extra = lq_load_u16(block + 2);
+                for (int h = 0; h < 2; h++) {
+                    __m512i idx[2];
+                    iq6k_half_indices(block, h, idx);
+                    for (int m = 4 * h; m < 4 * h + 4; m++) {
+                        const __m512i x = _mm512_loadu_si512((const void *)(act + 256 * s + 32 * m));
+                        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)iq6k_step(&t, idx, m, dl, extra),
+                                                  (__m512bh)x);
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < nr; r++)
+            y[r0 + r] = _mm512_reduce_add_ps(acc[r]);
+    }
+}
+
+static bool vbmi_available(void) {
+    __builtin_cpu_init();
+    return lq_bf16_gemm_available() && __builtin_cpu_supports("avx512vbmi");
+}
+
+lq_bf16_gemv_fn lq_bf16_row_gemv(int type) {
+    if (type == LQ_TYPE_IQ6_K && vbmi_available())
+        return gemv_iq6_k;
+    return NULL;
 }
 
 /* f16: each weight rounded to bf16, as the f16 tiles do in registers */
@@ -189,7 +306,7 @@ lq_bf16_row_decode_fn lq_bf16_row_decoder(int type) {
     if (!lq_bf16_gemm_available())
         return NULL;
     if (type == LQ_TYPE_IQ6_K)
-        return decode_iq6_k;
+        return vbmi_available() ? decode_iq6_k : NULL;
     if (type == LQ_TYPE_F16)
         return decode_f16;
     return NULL;
@@ -210,6 +327,10 @@ void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_
     (void)w, (void)ncols, (void)rows, (void)act, (void)n, (void)y, (void)y_stride;
 }
 lq_bf16_row_decode_fn lq_bf16_row_decoder(int type) {
+    (void)type;
+    return NULL;
+}
+lq_bf16_gemv_fn lq_bf16_row_gemv(int type) {
     (void)type;
     return NULL;
 }

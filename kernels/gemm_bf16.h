@@ -37,4 +37,11 @@ void lq_bf16_block(const uint16_t *w, int64_t ncols, int64_t rows, const uint16_
 typedef void (*lq_bf16_row_decode_fn)(const uint8_t *row, int64_t ncols, uint16_t *out);
 lq_bf16_row_decode_fn lq_bf16_row_decoder(int type);
 
+/* One activation row (padded) against nrows stored rows (row_bytes apart),
+ * the decoder fused with the product, the same bits as decoding the rows
+ * and running lq_bf16_block; NULL where there is none. */
+typedef void (*lq_bf16_gemv_fn)(const uint8_t *rows, int64_t row_bytes, int64_t nrows,
+                                int64_t ncols, const uint16_t *act, float *y);
+lq_bf16_gemv_fn lq_bf16_row_gemv(int type);
+
 #endif

@@ -83,6 +83,7 @@ typedef struct plan {
     bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
     bool bf16_r16_gemm;          /* bf16_r16 groups read in place (gemm_bf16_r16.c) */
     lq_bf16_row_decode_fn bf16_decode; /* rows decoded to bf16 for gemm_bf16.c */
+    lq_bf16_gemv_fn bf16_gemv;   /* ... and one vector with the decoder fused */
     bool float_gemm;             /* f32 / f16 rows through gemm_float.c */
 } plan;
 
@@ -145,6 +146,7 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     p->bf16_r16_gemm = wtype == LQ_TYPE_BF16_R16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
     p->bf16_decode = level >= LQ_SIMD_AVX512 && p->info->interleave == 1
                          ? lq_bf16_row_decoder(wtype) : NULL;
+    p->bf16_gemv = p->bf16_decode ? lq_bf16_row_gemv(wtype) : NULL;
     p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
                     !p->bf16_gemm;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
@@ -441,6 +443,11 @@ static void bf16_decoded_multiply(void *arg, int ithread, int nthreads) {
     uint16_t *rows = job->ctx->scratch[ithread];
     int64_t begin, end;
     split_range(job->nrows, ithread, nthreads, &begin, &end);
+    if (job->n == 1 && p->bf16_gemv) {
+        p->bf16_gemv(job->w + begin * p->group_bytes, p->group_bytes, end - begin, job->ncols,
+                     job->ctx->act, job->y + begin);
+        return;
+    }
     for (int64_t row = begin; row < end; row += block) {
         const int64_t count = end - row < block ? end - row : block;
         for (int64_t r = 0; r < count; r++)
