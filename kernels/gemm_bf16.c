@@ -20,7 +20,7 @@
 #define BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define INLINE static inline __attribute__((always_inline))
 /* iq6_k's index bytes are spread to words by vpermb */
-#define BF16_VBMI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
+#define BF16_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
 
 enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8 };
 
@@ -226,7 +226,8 @@ BF16_VBMI INLINE __m512i iq6k_step(const iq6k_tables *t, const __m512i idx[2], i
 BF16_VBMI INLINE void iq6k_scales(const uint8_t *block, float *dl) {
     const __m512 ls = _mm512_cvtepi32_ps(
         _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(block + 4))));
-    _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_set1_ps(lq_half_to_float(lq_load_u16(block))), ls));
+    const float d = _cvtsh_ss(lq_load_u16(block));
+    _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_set1_ps(d), ls));
 }
 
 BF16_VBMI static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) {
@@ -251,34 +252,55 @@ BF16_VBMI static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *
  * as tile_body does), so the bits are those of a vector in a tile. */
 enum { IQ6K_GEMV_ROWS = 4 };
 
-BF16_VBMI static void gemv_iq6_k(const uint8_t *rows, int64_t row_bytes, int64_t nrows,
-                            int64_t ncols, const uint16_t *act, float *y) {
-    const iq6k_tables t = iq6k_make_tables();
-    for (int64_t r0 = 0; r0 < nrows; r0 += IQ6K_GEMV_ROWS) {
-        const int nr = nrows - r0 < IQ6K_GEMV_ROWS ? (int)(nrows - r0) : IQ6K_GEMV_ROWS;
-        __m512 acc[IQ6K_GEMV_ROWS];
-        for (int r = 0; r < IQ6K_GEMV_ROWS; r++)
-            acc[r] = _mm512_setzero_ps();
-        for (int64_t s = 0; s < ncols / 256; s++) {
-            for (int r = 0; r < nr; r++) {
-                const uint8_t *block = rows + (r0 + r) * row_bytes + s * IQ6K_BYTES;
-                float dl[16];
-                iq6k_scales(block, dl);
-                const unsigned extra = lq_load_u16(block + 2);
-                for (int h = 0; h < 2; h++) {
-                    __m512i idx[2];
-                    iq6k_half_indices(block, h, idx);
-                    for (int m = 4 * h; m < 4 * h + 4; m++) {
-                        const __m512i x = _mm512_loadu_si512((const void *)(act + 256 * s + 32 * m));
-                        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)iq6k_step(&t, idx, m, dl, extra),
-                                                  (__m512bh)x);
-                    }
-                }
-            }
+/* The super-block s of nr rows against the vector's 256 values x. */
+BF16_VBMI INLINE void iq6k_gemv_block(const iq6k_tables *t, const uint8_t *block,
+                                      int64_t row_bytes, const __m512i *x, __m512 *acc,
+                                      const int nr) {
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *b = block + r * row_bytes;
+        float dl[16];
+        iq6k_scales(b, dl);
+        const unsigned extra = lq_load_u16(b + 2);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512i idx[2];
+            iq6k_half_indices(b, h, idx);
+#pragma GCC unroll 4
+            for (int m = 4 * h; m < 4 * h + 4; m++)
+                acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)iq6k_step(t, idx, m, dl, extra),
+                                          (__m512bh)x[m]);
         }
-        for (int r = 0; r < nr; r++)
-            y[r0 + r] = _mm512_reduce_add_ps(acc[r]);
     }
+}
+
+BF16_VBMI INLINE void iq6k_gemv_rows(const iq6k_tables *t, const uint8_t *rows,
+                                     int64_t row_bytes, int64_t ncols, const uint16_t *act,
+                                     float *y, const int nr) {
+    __m512 acc[IQ6K_GEMV_ROWS];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < ncols / 256; s++) {
+        __m512i x[8];
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++)
+            x[m] = _mm512_loadu_si512((const void *)(act + 256 * s + 32 * m));
+        iq6k_gemv_block(t, rows + s * IQ6K_BYTES, row_bytes, x, acc, nr);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+        y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+BF16_VBMI static void gemv_iq6_k(const uint8_t *rows, int64_t row_bytes, int64_t nrows,
+                                 int64_t ncols, const uint16_t *act, float *y) {
+    const iq6k_tables t = iq6k_make_tables();
+    int64_t r = 0;
+    for (; r + IQ6K_GEMV_ROWS <= nrows; r += IQ6K_GEMV_ROWS)
+        iq6k_gemv_rows(&t, rows + r * row_bytes, row_bytes, ncols, act, y + r, IQ6K_GEMV_ROWS);
+    for (; r < nrows; r++)
+        iq6k_gemv_rows(&t, rows + r * row_bytes, row_bytes, ncols, act, y + r, 1);
 }
 
 static bool vbmi_available(void) {
