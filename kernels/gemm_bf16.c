@@ -22,7 +22,7 @@
 /* iq6_k's index bytes are spread to words by vpermb */
 #define BF16_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
 
-enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8 };
+enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8, PREFETCH_BYTES = 1024 };
 
 bool lq_bf16_gemm_available(void) {
     __builtin_cpu_init();
@@ -73,6 +73,8 @@ BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *
             x[v] = _mm512_loadu_si512((const void *)(a + v * a_stride + k));
 #pragma GCC unroll 8
         for (int r = 0; r < nr; r++) {
+            if (nv == 1)
+                _mm_prefetch((const char *)(w + r * w_stride + k) + PREFETCH_BYTES, _MM_HINT_T0);
             const __m512i wv = load_weights(w + r * w_stride, k, m, half);
 #pragma GCC unroll 6
             for (int v = 0; v < nv; v++)
