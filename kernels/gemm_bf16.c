@@ -51,6 +51,26 @@ BF16 INLINE __m512i load_weights(const uint16_t *row, int64_t k, __mmask32 m, bo
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
+/* One step of 32 weights of a tile (m: the weights present). */
+BF16 INLINE void tile_step(const uint16_t *w, int64_t w_stride, const uint16_t *a,
+                           int64_t a_stride, int64_t k, __mmask32 m,
+                           __m512 acc[GEMV_ROWS][TILE_VECS], const int nr, const int nv,
+                           const bool half) {
+    __m512i x[TILE_VECS];
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++)
+        x[v] = _mm512_loadu_si512((const void *)(a + v * a_stride + k));
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++) {
+        if (nv == 1)
+            _mm_prefetch((const char *)(w + r * w_stride + k) + PREFETCH_BYTES, _MM_HINT_T0);
+        const __m512i wv = load_weights(w + r * w_stride, k, m, half);
+#pragma GCC unroll 6
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)wv, (__m512bh)x[v]);
+    }
+}
+
 /* Every (row, vector) of a tile is one chain of vdpbf16ps over the steps of
  * 32 weights in order, reduced by _mm512_reduce_add_ps: the same whatever
  * tile shape it falls in. The accumulators stay in registers for the whole
@@ -64,23 +84,12 @@ BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *
 #pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
             acc[r][v] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < ncols; k += STEP) {
-        const int64_t left = ncols - k;
-        const __mmask32 m = left >= STEP ? 0xffffffffu : (__mmask32)((1u << left) - 1);
-        __m512i x[TILE_VECS];
-#pragma GCC unroll 6
-        for (int v = 0; v < nv; v++)
-            x[v] = _mm512_loadu_si512((const void *)(a + v * a_stride + k));
-#pragma GCC unroll 8
-        for (int r = 0; r < nr; r++) {
-            if (nv == 1)
-                _mm_prefetch((const char *)(w + r * w_stride + k) + PREFETCH_BYTES, _MM_HINT_T0);
-            const __m512i wv = load_weights(w + r * w_stride, k, m, half);
-#pragma GCC unroll 6
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)wv, (__m512bh)x[v]);
-        }
-    }
+    const int64_t full = ncols / STEP * STEP;
+    for (int64_t k = 0; k < full; k += STEP)
+        tile_step(w, w_stride, a, a_stride, k, 0xffffffffu, acc, nr, nv, half);
+    if (full < ncols)
+        tile_step(w, w_stride, a, a_stride, full, (__mmask32)((1u << (ncols - full)) - 1), acc,
+                  nr, nv, half);
 #pragma GCC unroll 6
     for (int v = 0; v < nv; v++)
 #pragma GCC unroll 8
