@@ -219,15 +219,14 @@ BF16_VBMI INLINE void iq6k_half_indices(const uint8_t *block, int h, __m512i idx
 /* The 32 weights of step m (indices from iq6k_half_indices, register and
  * byte half given by m), sub-blocks 2m and 2m + 1, as bf16 in order. */
 BF16_VBMI INLINE __m512i iq6k_step(const iq6k_tables *t, const __m512i idx[2], int m,
-                              const float *dl, unsigned extra) {
+                              const float *dl, const float *shift) {
     const __m512i words = _mm512_permutexvar_epi8(t->spread[(m / 2) % 2], idx[m % 2]);
     const __m512i hi = _mm512_permutex2var_epi16(t->hi[0], words, t->hi[1]);
     const __m512i lo = _mm512_permutex2var_epi16(t->lo[0], words, t->lo[1]);
     __m512 first = (__m512)_mm512_unpacklo_epi16(lo, hi);
     __m512 second = (__m512)_mm512_unpackhi_epi16(lo, hi);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    first = _mm512_mask_add_ps(first, (__mmask16)-(int)((extra >> (2 * m)) & 1), first, one);
-    second = _mm512_mask_add_ps(second, (__mmask16)-(int)((extra >> (2 * m + 1)) & 1), second, one);
+    first = _mm512_add_ps(first, _mm512_set1_ps(shift[2 * m]));
+    second = _mm512_add_ps(second, _mm512_set1_ps(shift[2 * m + 1]));
     first = _mm512_mul_ps(_mm512_set1_ps(dl[2 * m]), first);
     second = _mm512_mul_ps(_mm512_set1_ps(dl[2 * m + 1]), second);
     return (__m512i)_mm512_cvtne2ps_pbh(second, first);
@@ -241,19 +240,27 @@ BF16_VBMI INLINE void iq6k_scales(const uint8_t *block, float *dl) {
     _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_set1_ps(d), ls));
 }
 
+/* 1.0 for the sub-blocks of the shifted table, else 0.0 (adding 0 keeps a
+ * value: none of the 64 is zero) */
+BF16_VBMI INLINE void iq6k_shifts(const uint8_t *block, float *shift) {
+    const __mmask16 shifted = (__mmask16)lq_load_u16(block + 2);
+    _mm512_storeu_ps(shift, _mm512_maskz_mov_ps(shifted, _mm512_set1_ps(1.0f)));
+}
+
 BF16_VBMI static void decode_iq6_k(const uint8_t *row, int64_t ncols, uint16_t *out) {
     const iq6k_tables t = iq6k_make_tables();
     for (int64_t s = 0; s < ncols / 256; s++) {
         const uint8_t *block = row + s * IQ6K_BYTES;
         float dl[16];
         iq6k_scales(block, dl);
-        const unsigned extra = lq_load_u16(block + 2);
+        float shift[16];
+        iq6k_shifts(block, shift);
         for (int h = 0; h < 2; h++) {
             __m512i idx[2];
             iq6k_half_indices(block, h, idx);
             for (int m = 4 * h; m < 4 * h + 4; m++)
                 _mm512_storeu_si512((void *)(out + 256 * s + 32 * m),
-                                    iq6k_step(&t, idx, m, dl, extra));
+                                    iq6k_step(&t, idx, m, dl, shift));
         }
     }
 }
@@ -272,14 +279,15 @@ BF16_VBMI INLINE void iq6k_gemv_block(const iq6k_tables *t, const uint8_t *block
         const uint8_t *b = block + r * row_bytes;
         float dl[16];
         iq6k_scales(b, dl);
-        const unsigned extra = lq_load_u16(b + 2);
+        float shift[16];
+        iq6k_shifts(b, shift);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m512i idx[2];
             iq6k_half_indices(b, h, idx);
 #pragma GCC unroll 4
             for (int m = 4 * h; m < 4 * h + 4; m++)
-                acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)iq6k_step(t, idx, m, dl, extra),
+                acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)iq6k_step(t, idx, m, dl, shift),
                                           (__m512bh)x[m]);
         }
     }
