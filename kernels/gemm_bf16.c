@@ -23,6 +23,13 @@
 #define BF16_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
 
 enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8, PREFETCH_BYTES = 1024 };
+/* Rows longer than SPLIT_COLS are multiplied SPLIT_COLS columns at a time
+ * (in blocks of at most SPLIT_ROWS rows), so that a tile's activations stay
+ * in L1 while the block's rows pass; between the parts the accumulators
+ * wait in memory (exactly: each chain is the same). */
+enum { SPLIT_COLS = 2048, SPLIT_ROWS = 128 };
+/* parts of a row: continues the kept accumulators / more parts follow */
+enum { PART_CONTINUES = 1, PART_MORE = 2 };
 
 bool lq_bf16_gemm_available(void) {
     __builtin_cpu_init();
@@ -77,19 +84,28 @@ BF16 INLINE void tile_step(const uint16_t *w, int64_t w_stride, const uint16_t *
  * row (4 x 6 of them, with 6 activation registers and one weight). */
 BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *a,
                            int64_t a_stride, int64_t ncols, float *out, int64_t out_stride,
-                           const int nr, const int nv, const bool half) {
+                           __m512 *keep, int part, const int nr, const int nv,
+                           const bool half) {
     __m512 acc[GEMV_ROWS][TILE_VECS];
 #pragma GCC unroll 8
     for (int r = 0; r < nr; r++)
 #pragma GCC unroll 6
         for (int v = 0; v < nv; v++)
-            acc[r][v] = _mm512_setzero_ps();
+            acc[r][v] = part & PART_CONTINUES ? keep[r * TILE_VECS + v] : _mm512_setzero_ps();
     const int64_t full = ncols / STEP * STEP;
     for (int64_t k = 0; k < full; k += STEP)
         tile_step(w, w_stride, a, a_stride, k, 0xffffffffu, acc, nr, nv, half);
     if (full < ncols)
         tile_step(w, w_stride, a, a_stride, full, (__mmask32)((1u << (ncols - full)) - 1), acc,
                   nr, nv, half);
+    if (part & PART_MORE) {
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++)
+#pragma GCC unroll 6
+            for (int v = 0; v < nv; v++)
+                keep[r * TILE_VECS + v] = acc[r][v];
+        return;
+    }
 #pragma GCC unroll 6
     for (int v = 0; v < nv; v++)
 #pragma GCC unroll 8
@@ -98,15 +114,17 @@ BF16 INLINE void tile_body(const uint16_t *w, int64_t w_stride, const uint16_t *
 }
 
 typedef void (*tile_fn)(const uint16_t *, int64_t, const uint16_t *, int64_t, int64_t, float *,
-                        int64_t);
+                        int64_t, __m512 *, int);
 #define BF16_TILE(R, V)                                                                     \
     BF16 static void tile_##R##x##V(const uint16_t *w, int64_t ws, const uint16_t *a,      \
-                                    int64_t as, int64_t nc, float *o, int64_t os) {         \
-        tile_body(w, ws, a, as, nc, o, os, R, V, false);                                    \
+                                    int64_t as, int64_t nc, float *o, int64_t os,           \
+                                    __m512 *keep, int part) {                               \
+        tile_body(w, ws, a, as, nc, o, os, keep, part, R, V, false);                        \
     }                                                                                       \
     BF16 static void half_##R##x##V(const uint16_t *w, int64_t ws, const uint16_t *a,      \
-                                    int64_t as, int64_t nc, float *o, int64_t os) {         \
-        tile_body(w, ws, a, as, nc, o, os, R, V, true);                                     \
+                                    int64_t as, int64_t nc, float *o, int64_t os,           \
+                                    __m512 *keep, int part) {                               \
+        tile_body(w, ws, a, as, nc, o, os, keep, part, R, V, true);                         \
     }
 #define BF16_TILE_ROW(R)                                                                    \
     BF16_TILE(R, 1) BF16_TILE(R, 2) BF16_TILE(R, 3) BF16_TILE(R, 4) BF16_TILE(R, 5) BF16_TILE(R, 6)
@@ -118,20 +136,28 @@ static const tile_fn tiles[2][TILE_ROWS][TILE_VECS] = {TILE_TABLE(tile), TILE_TA
 /* one vector: more rows at a time keep more loads in flight */
 static const tile_fn gemv_tiles[2] = {tile_8x1, half_8x1};
 
-static void block_tiles(const uint16_t *w, bool half, int64_t ncols, int64_t rows,
-                        const uint16_t *act, int64_t n, float *y, int64_t y_stride) {
+BF16 static void block_tiles(const uint16_t *w, bool half, int64_t ncols, int64_t rows,
+                             const uint16_t *act, int64_t n, float *y, int64_t y_stride) {
     const int64_t padded = lq_bf16_padded_cols(ncols);
     int64_t first = 0;
     if (n == 1)
         for (; first + GEMV_ROWS <= rows; first += GEMV_ROWS)
-            gemv_tiles[half](w + first * ncols, ncols, act, padded, ncols, y + first, y_stride);
+            gemv_tiles[half](w + first * ncols, ncols, act, padded, ncols, y + first, y_stride,
+                             NULL, 0);
     w += first * ncols, y += first, rows -= first;
+    const int64_t part_cols = n > 1 && ncols > SPLIT_COLS && rows <= SPLIT_ROWS ? SPLIT_COLS : ncols;
+    __m512 keep[SPLIT_ROWS * TILE_VECS];
     for (int64_t v0 = 0; v0 < n; v0 += TILE_VECS) {
         const int nv = n - v0 < TILE_VECS ? (int)(n - v0) : TILE_VECS;
-        for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
-            const int nr = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
-            tiles[half][nr - 1][nv - 1](w + r0 * ncols, ncols, act + v0 * padded, padded, ncols,
-                                        y + v0 * y_stride + r0, y_stride);
+        for (int64_t k0 = 0; k0 < ncols; k0 += part_cols) {
+            const int part = (k0 > 0 ? PART_CONTINUES : 0) | (k0 + part_cols < ncols ? PART_MORE : 0);
+            const int64_t cols = ncols - k0 < part_cols ? ncols - k0 : part_cols;
+            for (int64_t r0 = 0; r0 < rows; r0 += TILE_ROWS) {
+                const int nr = rows - r0 < TILE_ROWS ? (int)(rows - r0) : TILE_ROWS;
+                tiles[half][nr - 1][nv - 1](w + r0 * ncols + k0, ncols, act + v0 * padded + k0,
+                                            padded, cols, y + v0 * y_stride + r0, y_stride,
+                                            keep + r0 * TILE_VECS, part);
+            }
         }
     }
 }
