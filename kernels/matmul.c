@@ -432,7 +432,7 @@ static int64_t bf16_block_rows(int64_t ncols, int64_t n) {
     const int64_t tile = 4;
     if (n <= 2)
         return tile;
-    const int64_t rows = (int64_t)(256 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
+    const int64_t rows = (int64_t)(512 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
     return rows < tile ? tile : rows;
 }
 
