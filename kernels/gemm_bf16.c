@@ -22,7 +22,7 @@
 /* iq6_k's index bytes are spread to words by vpermb */
 #define BF16_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16,avx512vbmi")))
 
-enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = 6, GEMV_ROWS = 8, PREFETCH_BYTES = 1024 };
+enum { STEP = 32, TILE_ROWS = 4, TILE_VECS = LQ_BF16_TILE_VECS, GEMV_ROWS = 8, PREFETCH_BYTES = 1024 };
 /* Rows longer than SPLIT_COLS are multiplied SPLIT_COLS columns at a time
  * (in blocks of at most SPLIT_ROWS rows), so that a tile's activations stay
  * in L1 while the block's rows pass; between the parts the accumulators

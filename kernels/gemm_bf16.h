@@ -8,6 +8,9 @@
 /* The CPU has AVX-512 BF16 (probe; callers cache it). */
 bool lq_bf16_gemm_available(void);
 
+/* Vectors of one tile (gemm_bf16.c). */
+enum { LQ_BF16_TILE_VECS = 6 };
+
 /* Activation rows are padded with zeros to a multiple of 32 values. */
 static inline int64_t lq_bf16_padded_cols(int64_t ncols) { return (ncols + 31) / 32 * 32; }
 

@@ -624,8 +624,8 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
         return LQ_OK;
     }
     /* f16 converts its rows to bf16 once per block for many vectors, in
-     * registers for one (the same bf16 values either way) */
-    if (p.bf16_gemm && (!p.bf16_decode || n == 1)) {
+     * registers for one tile's worth (the same bf16 values either way) */
+    if (p.bf16_gemm && (!p.bf16_decode || n <= LQ_BF16_TILE_VECS)) {
         const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
         st = reserve_scratch(ctx, act, 0);
         if (st != LQ_OK)
