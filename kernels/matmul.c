@@ -81,7 +81,9 @@ typedef struct plan {
     int64_t act_bytes;           /* bytes of one activation row */
     panel_plan panel;
     bool bf16_gemm;              /* bf16 rows through gemm_bf16.c */
+    bool bf16_r16_gemm;          /* bf16_r16 groups read in place (gemm_bf16_r16.c) */
     lq_bf16_row_decode_fn bf16_decode; /* rows decoded to bf16 for gemm_bf16.c */
+    lq_bf16_gemv_fn bf16_gemv;   /* ... and one vector with the decoder fused */
     bool float_gemm;             /* f32 / f16 rows through gemm_float.c */
 } plan;
 
@@ -137,10 +139,16 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
     if (p->row_bytes < 0)
         return (int)p->row_bytes;
     p->act_bytes = lq_act_row_bytes(p->kernel->act, ncols);
-    p->bf16_gemm = wtype == LQ_TYPE_BF16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
+    /* f16 too: its weights rounded to bf16 (within the bound, and twice the
+     * multiply rate of f32 FMAs) */
+    p->bf16_gemm = (wtype == LQ_TYPE_BF16 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
+                   lq_simd_bf16();
+    p->bf16_r16_gemm = wtype == LQ_TYPE_BF16_R16 && level >= LQ_SIMD_AVX512 && lq_simd_bf16();
     p->bf16_decode = level >= LQ_SIMD_AVX512 && p->info->interleave == 1
                          ? lq_bf16_row_decoder(wtype) : NULL;
-    p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512;
+    p->bf16_gemv = p->bf16_decode ? lq_bf16_row_gemv(wtype) : NULL;
+    p->float_gemm = (wtype == LQ_TYPE_F32 || wtype == LQ_TYPE_F16) && level >= LQ_SIMD_AVX512 &&
+                    !p->bf16_gemm;
     const int packed_type = p->source == ROWS_DIRECT ? wtype
                             : p->source == ROWS_UNPACKED ? lq_panel_unpacked_type(wtype) : -1;
     p->panel.decoder = packed_type >= 0 ? lq_panel_decoder_find(packed_type) : NULL;
@@ -407,8 +415,17 @@ static void bf16_multiply(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     int64_t begin, end;
     split_range(job->nrows, ithread, nthreads, &begin, &end);
-    lq_bf16_rows((const uint16_t *)(const void *)job->w, job->ncols, begin, end - begin,
+    lq_bf16_rows((const uint16_t *)(const void *)job->w, job->p->info->type == LQ_TYPE_F16,
+                 job->ncols, begin, end - begin,
                  job->ctx->act, job->n, job->y, job->nrows);
+}
+
+static void bf16_r16_multiply(void *arg, int ithread, int nthreads) {
+    const matmul_job *job = arg;
+    int64_t begin, end;
+    split_range(job->nrows / 16, ithread, nthreads, &begin, &end);
+    lq_bf16_r16_rows((const uint16_t *)(const void *)job->w, job->ncols, begin, end - begin,
+                     job->ctx->act, job->n, job->y, job->nrows);
 }
 
 /* Rows decoded to bf16 a block at a time (one tile's worth for a GEMV, else
@@ -417,7 +434,7 @@ static int64_t bf16_block_rows(int64_t ncols, int64_t n) {
     const int64_t tile = 4;
     if (n <= 2)
         return tile;
-    const int64_t rows = (int64_t)(192 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
+    const int64_t rows = (int64_t)(512 * 1024) / (ncols * (int64_t)sizeof(uint16_t)) / tile * tile;
     return rows < tile ? tile : rows;
 }
 
@@ -428,6 +445,11 @@ static void bf16_decoded_multiply(void *arg, int ithread, int nthreads) {
     uint16_t *rows = job->ctx->scratch[ithread];
     int64_t begin, end;
     split_range(job->nrows, ithread, nthreads, &begin, &end);
+    if (job->n == 1 && p->bf16_gemv) {
+        p->bf16_gemv(job->w + begin * p->group_bytes, p->group_bytes, end - begin, job->ncols,
+                     job->ctx->act, job->y + begin);
+        return;
+    }
     for (int64_t row = begin; row < end; row += block) {
         const int64_t count = end - row < block ? end - row : block;
         for (int64_t r = 0; r < count; r++)
@@ -603,13 +625,24 @@ int lq_matmul(lq_matmul_ctx *ctx, int wtype, const void *w, size_t w_size,
         lq_pool_run(ctx->pool, float_multiply, &job);
         return LQ_OK;
     }
-    if (p.bf16_gemm) {
+    /* f16 converts its rows to bf16 once per block for many vectors, in
+     * registers for one tile's worth (the same bf16 values either way) */
+    if (p.bf16_gemm && (!p.bf16_decode || n <= LQ_BF16_TILE_VECS)) {
         const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
         st = reserve_scratch(ctx, act, 0);
         if (st != LQ_OK)
             return st;
         lq_pool_run(ctx->pool, bf16_activations, &job);
         lq_pool_run(ctx->pool, bf16_multiply, &job);
+        return LQ_OK;
+    }
+    if (p.bf16_r16_gemm) {
+        const size_t act = (size_t)(n * lq_bf16_padded_cols(ncols)) * sizeof(uint16_t);
+        st = reserve_scratch(ctx, act, 0);
+        if (st != LQ_OK)
+            return st;
+        lq_pool_run(ctx->pool, bf16_activations, &job);
+        lq_pool_run(ctx->pool, bf16_r16_multiply, &job);
         return LQ_OK;
     }
     if (p.bf16_decode) {

@@ -167,6 +167,8 @@ typedef struct lq_panel_simd_decoder {
 extern const lq_panel_simd_decoder lq_panel_decoders_avx512[];
 extern const lq_panel_simd_decoder lq_panel_decoders_avx512_iqk[]; /* panel_avx512_iqk.c */
 extern const int lq_panel_decoders_avx512_iqk_count;
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_q8[]; /* panel_avx512_q8kv.c */
+extern const int lq_panel_decoders_avx512_q8_count;
 /* The fused GEMV of a base type at `level` or below, or NULL. */
 lq_panel_gemv_fn lq_panel_gemv_simd(int type, lq_simd_level level);
 /* All of them, for the tests: i in [0, lq_panel_simd_decoder_count()),

@@ -490,7 +490,7 @@ END_TEST
 
 /* The bf16 row decoders give the codec's decoding rounded to bf16. */
 START_TEST(test_bf16_row_decoders) {
-    static const int types[] = {LQ_TYPE_IQ6_K};
+    static const int types[] = {LQ_TYPE_IQ6_K, LQ_TYPE_F16};
     int checked = 0;
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const lq_bf16_row_decode_fn decode = lq_bf16_row_decoder(types[t]);
