@@ -14,6 +14,7 @@
 #include "iqk_ks_internal.h"
 #include "iqk_tables.h"
 #include "panel_avx512.h"
+#include "panel_avx512_iqk.h"
 
 /* ---- indices in lane order ---------------------------------------------- */
 
@@ -75,25 +76,12 @@ AVX512 INLINE __m512i lookup32(__m512i idx, const __m512i table[4], __mmask16 sh
     return _mm512_mask_blend_epi32(shifted, base, second);
 }
 
-AVX512 INLINE __m512i table16(const int8_t *values) {
-    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)values));
-}
-
 /* iq2's two 4-entry halves, twice, for vpshufb with index | 4 * half. A
  * constant: built on the stack per chunk, its load waited on store
  * forwarding. */
 AVX512 INLINE __m512i iq2_table(void) {
     return _mm512_broadcast_i32x4(_mm_setr_epi8(-31, -13, 1, 17, -26, -8, 6, 22, -31, -13, 1, 17,
                                                 -26, -8, 6, 22));
-}
-
-/* A mask of 8 block bits -> 16 lane bits (each block is two 16-groups). */
-static inline __mmask16 pair_mask(unsigned blocks) {
-    unsigned x = blocks & 0xffu;
-    x = (x | x << 4) & 0x0f0fu;
-    x = (x | x << 2) & 0x3333u;
-    x = (x | x << 1) & 0x5555u;
-    return (__mmask16)(x | x << 1);
 }
 
 /* ---- scales ---------------------------------------------------------------- */
@@ -389,19 +377,6 @@ AVX512 INLINE void r4_load_quants(const uint8_t *qs, __m512i q[8]) {
         q[m] = _mm512_loadu_si512((const void *)(qs + 64 * m));
 }
 
-/* Bit s of `bits` to bit 2s. */
-static inline unsigned spread_even(unsigned bits) {
-    unsigned x = bits & 0xffu;
-    x = (x | x << 4) & 0x0f0fu;
-    x = (x | x << 2) & 0x3333u;
-    return (x | x << 1) & 0x5555u;
-}
-
-/* Byte k of each dword of v, as dwords. */
-AVX512 INLINE __m256i byte_of_dwords(__m256i v, int k) {
-    return _mm256_and_si256(_mm256_srli_epi32(v, (unsigned)(8 * k)), _mm256_set1_epi32(255));
-}
-
 /* The 2-bit planes of iq2_k_r4 / iq3_k_r4 (256 bytes, four registers): the
  * low index bits of weight 16 L + 4 t + i of row k are bits 2t of byte
  * 32 (L / 2) + 16 (L % 2) + 4k + i. */
@@ -413,37 +388,6 @@ AVX512 INLINE __m512i r4_two_bit_step(const __m512i q[4], int k, int t) {
     __m512i v = _mm512_permutex2var_epi32(q[0], ix, q[1]);
     v = _mm512_mask_blend_epi32(0xff00, v, _mm512_permutex2var_epi32(q[2], ix, q[3]));
     return _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(2 * t)), _mm512_set1_epi8(3));
-}
-
-/* The table halves of row k's 16 groups: bit s of bytes 8 + k (group 2s)
- * and 12 + k (group 2s + 1) */
-static inline __mmask16 r4_halves(const uint8_t *w, int k) {
-    return (__mmask16)(spread_even(w[8 + k]) | spread_even(w[12 + k]) << 1);
-}
-
-/* Nibble g of row k in a nibble array of entries 4g + k (byte (4g + k) %
- * 32, nibble (4g + k) / 32), as dwords. */
-AVX512 INLINE __m512i r4_scale_nibbles(const uint8_t *nibbles, int k) {
-    const __m256i lo8 = byte_of_dwords(_mm256_loadu_si256((const __m256i *)(const void *)nibbles), k);
-    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo8), lo8, 1);
-    const __m512i shift = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
-    return _mm512_and_si512(_mm512_srlv_epi32(both, shift), _mm512_set1_epi32(15));
-}
-
-/* The scales of row k in iq4_k_r4 / iq5_k_r4: d[4]; extra[8], the table
- * half of group 2s + h of row k in bit s of byte 8 + 4h + k; scales_h[16]
- * and scales_l[32], ls + 32 of group g of row k as entry 4g + k: low nibble
- * in nibble (4g + k) / 32 of byte 32 + (4g + k) % 32, top two bits at bit
- * 2 ((4g + k) / 16) of byte 16 + (4g + k) % 16. */
-AVX512 INLINE __m512i r4_k_scales(const uint8_t *w, int k, __mmask16 *shifted) {
-    const __m128i high = _mm_loadu_si128((const __m128i *)(const void *)(w + 16));
-    const __m512i high_shift = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-    *shifted = r4_halves(w, k);
-    const __m512i lo = r4_scale_nibbles(w + 32, k);
-    const __m128i hi4 = _mm256_castsi256_si128(byte_of_dwords(_mm256_castsi128_si256(high), k));
-    __m512i hi = _mm512_broadcast_i32x4(hi4);
-    hi = _mm512_and_si512(_mm512_srlv_epi32(hi, high_shift), _mm512_set1_epi32(3));
-    return _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
 }
 
 /* The fifth index bits of iq5_k_r4 / iq5_ks_r4 (128 bytes, two registers):
