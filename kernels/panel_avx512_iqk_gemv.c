@@ -26,40 +26,118 @@
 #include "iqk_tables.h"
 #include "panel_avx512_iqk.h"
 
-/* ---- activations and the float part ------------------------------------- */
+/* ---- activations --------------------------------------------------------- */
 
-/* One activation chunk as the products below want it. */
-typedef struct chunk_act {
-    __m512i step[4];   /* a as signed bytes, lane order */
-    __m512i bias;      /* 128 sum(a) per 16-group */
-    __m512i shift;     /* delta sum(a) per 16-group */
-    __m512 d;
-} chunk_act;
+/* The two quant layouts (below). */
+enum plane_layout { NIBBLE_PLANES, TWO_BIT_PLANES };
 
-AVX512 INLINE chunk_act load_act(const lq_act_chunk *a, int delta) {
-    chunk_act c;
-    __m512i biased_sum = _mm512_setzero_si512();
+/* One activation chunk placed as a layout's products want it: the signed
+ * bytes of register r (nibble planes: r = 2 m + h, two-bit: 4 j + t), and
+ * per quad register p (dword 4 q + k: group 4 p + q, row k, see
+ * rows_from_quads) 128 sum(a), delta sum(a) and the scale d. Made once per
+ * block of groups. */
+typedef struct placed_act {
+    __m512i step[16];
+    __m512i bias[4];
+    __m512i shift[4];
+    __m512 d[4];
+} placed_act;
+
+AVX512 INLINE void place_act(const lq_act_chunk *a, int delta, enum plane_layout layout,
+                             placed_act *out) {
+    __m512i step[4], biased_sum = _mm512_setzero_si512();
     for (int s = 0; s < 4; s++) {
         const __m512i b = _mm512_load_si512((const void *)(a->biased + 64 * s));
         biased_sum = _mm512_dpbusd_epi32(biased_sum, b, _mm512_set1_epi8(1));
-        c.step[s] = _mm512_xor_si512(b, _mm512_set1_epi8((char)0x80));
+        step[s] = _mm512_xor_si512(b, _mm512_set1_epi8((char)0x80));
     }
     const __m512i sum = _mm512_sub_epi32(biased_sum, _mm512_set1_epi32(16 * 128));
-    c.bias = _mm512_slli_epi32(sum, 7);
-    c.shift = _mm512_mullo_epi32(sum, _mm512_set1_epi32(delta));
-    c.d = _mm512_load_ps(a->d);
-    return c;
+    const __m512i bias = _mm512_slli_epi32(sum, 7);
+    const __m512i shift = _mm512_mullo_epi32(sum, _mm512_set1_epi32(delta));
+    const __m512 d = _mm512_load_ps(a->d);
+    const __m512i by_quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    for (int p = 0; p < 4; p++) {
+        const __m512i at = _mm512_add_epi32(by_quad, _mm512_set1_epi32(4 * p));
+        out->bias[p] = _mm512_permutexvar_epi32(at, bias);
+        out->shift[p] = _mm512_permutexvar_epi32(at, shift);
+        out->d[p] = _mm512_permutexvar_ps(at, d);
+    }
+    if (layout == NIBBLE_PLANES) {
+        /* register m, nibble h: dword 8 u + 4 l + k is group 2 m + l, step 2 h + u */
+        const __m512i at = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 16, 16, 16, 16, 17, 17, 17, 17);
+        for (int m = 0; m < 8; m++)
+            for (int h = 0; h < 2; h++)
+                out->step[2 * m + h] = _mm512_permutex2var_epi32(
+                    step[2 * h], _mm512_add_epi32(at, _mm512_set1_epi32(2 * m)), step[2 * h + 1]);
+    } else {
+        /* register j, step t: dword 4 q + k is group 4 j + q */
+        for (int j = 0; j < 4; j++)
+            for (int t = 0; t < 4; t++)
+                out->step[4 * j + t] =
+                    _mm512_permutexvar_epi32(_mm512_add_epi32(by_quad, _mm512_set1_epi32(4 * j)), step[t]);
+    }
 }
 
-/* One row's chunk added to sum as lq_chunk_dot does it: `dot` the group
- * sums of level + 128 (base half) times a, ls the integer scales, d the
- * row's scale (the decoders' scale is d * ls). */
-AVX512 INLINE __m512 add_row_chunk(__m512i dot, const chunk_act *c, __mmask16 shifted, float d,
-                                   __m512i ls, __m512 sum) {
-    __m512i exact = _mm512_sub_epi32(dot, c->bias);
-    exact = _mm512_mask_add_epi32(exact, shifted, exact, c->shift);
-    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(ls));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, c->d), sum);
+/* ---- the float part, in quads ---------------------------------------------
+ * Each quad register p holds (row k, group 4 p + q) in dword 4 q + k, the
+ * integer sums, the scales and the float sums alike; a lane's arithmetic is
+ * lq_chunk_dot's for its (row, group), and the float sums go to lane order
+ * once per group of rows, before the tile's reduction. */
+
+/* in[p]: (row k, group 4 p + q) in dword 4 q + k; out[k]: row k in lane
+ * order */
+AVX512 INLINE void rows_from_quads(const __m512i in[4], __m512i out[4]) {
+    const __m512i x0 = _mm512_unpacklo_epi32(in[0], in[1]), x1 = _mm512_unpackhi_epi32(in[0], in[1]);
+    const __m512i x2 = _mm512_unpacklo_epi32(in[2], in[3]), x3 = _mm512_unpackhi_epi32(in[2], in[3]);
+    /* row k: group 4p + q in dword p of lane q */
+    const __m512i by_row[4] = {_mm512_unpacklo_epi64(x0, x2), _mm512_unpackhi_epi64(x0, x2),
+                               _mm512_unpacklo_epi64(x1, x3), _mm512_unpackhi_epi64(x1, x3)};
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int k = 0; k < 4; k++)
+        out[k] = _mm512_permutexvar_epi32(order, by_row[k]);
+}
+
+/* dot: the sums of level + 128 (base half) times a; ls the integer scales,
+ * d the rows' scales (the decoders' scale is d * ls) */
+AVX512 INLINE void add_quads(const __m512i dot[4], const placed_act *c, const __mmask16 shifted[4],
+                             __m512 d, const __m512i ls[4], __m512 sum[4]) {
+    for (int p = 0; p < 4; p++) {
+        __m512i exact = _mm512_sub_epi32(dot[p], c->bias[p]);
+        exact = _mm512_mask_add_epi32(exact, shifted[p], exact, c->shift[p]);
+        const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(ls[p]));
+        sum[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, c->d[p]), sum[p]);
+    }
+}
+
+/* ---- scales in quads ------------------------------------------------------
+ * The _r4 layouts keep a per-(row, group) entry as entry 4 g + k of an
+ * array, so quad register p takes entries 16 p .. 16 p + 15 in order. */
+
+/* Entries 16 p .. of a nibble array (entry e in nibble e / 32 of byte
+ * e % 32), as dwords. */
+AVX512 INLINE __m512i quad_nibbles(const uint8_t *nibbles, int p) {
+    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(nibbles + 16 * (p % 2))));
+    return _mm512_and_si512(_mm512_srli_epi32(b, (unsigned)(4 * (p / 2))), _mm512_set1_epi32(15));
+}
+
+/* Bit g / 2 of byte 4 (g % 2) + k of 8 bytes, for group g = 4 p + q of
+ * row k (the table halves and iq3_k_r4's scale signs): `bytes` from
+ * spread_bit_bytes. */
+AVX512 INLINE __m512i spread_bit_bytes(const uint8_t *b) {
+    const __m128i pairs = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(const void *)b),
+                                           _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm512_cvtepu8_epi32(pairs);
+}
+
+AVX512 INLINE __mmask16 quad_bits(__m512i bytes, int p) {
+    const int lo = 1 << (2 * p), hi = 1 << (2 * p + 1);
+    return _mm512_test_epi32_mask(bytes, _mm512_setr_epi32(lo, lo, lo, lo, lo, lo, lo, lo, hi, hi, hi,
+                                                           hi, hi, hi, hi, hi));
+}
+
+/* four f16 row scales, repeated per 128-bit lane (k) */
+AVX512 INLINE __m512 row_scales_f16(const uint8_t *d) {
+    return _mm512_broadcast_f32x4(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(const void *)d)));
 }
 
 /* ---- tables ----------------------------------------------------------------- */
@@ -73,20 +151,7 @@ AVX512 INLINE __m512i unsigned_table(const int8_t *values, int n) {
     return _mm512_broadcast_i32x4(t);
 }
 
-/* ---- group sums of the two quant layouts ------------------------------------ */
-
-/* in[p]: the sum of group 4p + q of row k in dword k of 128-bit lane q;
- * out[k]: row k's 16 group sums in lane order */
-AVX512 INLINE void rows_from_quads(const __m512i in[4], __m512i out[4]) {
-    const __m512i x0 = _mm512_unpacklo_epi32(in[0], in[1]), x1 = _mm512_unpackhi_epi32(in[0], in[1]);
-    const __m512i x2 = _mm512_unpacklo_epi32(in[2], in[3]), x3 = _mm512_unpackhi_epi32(in[2], in[3]);
-    /* row k: group 4p + q in dword p of lane q */
-    const __m512i by_row[4] = {_mm512_unpacklo_epi64(x0, x2), _mm512_unpackhi_epi64(x0, x2),
-                               _mm512_unpacklo_epi64(x1, x3), _mm512_unpackhi_epi64(x1, x3)};
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    for (int k = 0; k < 4; k++)
-        out[k] = _mm512_permutexvar_epi32(order, by_row[k]);
-}
+/* ---- integer sums of the two quant layouts ----------------------------------- */
 
 /* Bit shift[q] in each byte of 128-bit lane q. */
 AVX512 INLINE __m512i lane_bits(int s0, int s1, int s2, int s3) {
@@ -102,12 +167,10 @@ AVX512 INLINE __m512i lane_bits(int s0, int s1, int s2, int s3) {
  * m holds the weights 16 L + 4 t + i of row k, L = 2 m + l, t = 2 h + u,
  * in nibble h of dword 8 u + 4 l + k. qh (or NULL): the fifth bits, bit
  * 4 u + 2 l + h of the bytes of dword 4 (m % 4) + k of register m / 4; a
- * set fifth bit takes the level from `upper`. */
-AVX512 INLINE void nibble_plane_sums(const uint8_t *qs, const uint8_t *qh, const chunk_act *c,
-                                     __m512i lower, __m512i upper, __m512i out[4]) {
-    const __m512i act_at = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 16, 16, 16, 16, 17, 17, 17, 17);
+ * set fifth bit takes the level from `upper`. Returns quads. */
+AVX512 INLINE void nibble_plane_sums(const uint8_t *qs, const uint8_t *qh, const placed_act *c,
+                                     __m512i lower, __m512i upper, __m512i quads[4]) {
     const __m512i qh_at = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-    __m512i quads[4];
     for (int p = 0; p < 4; p++) {
         __m512i acc[2];
         for (int half = 0; half < 2; half++) {
@@ -122,30 +185,25 @@ AVX512 INLINE void nibble_plane_sums(const uint8_t *qs, const uint8_t *qh, const
                 const __m512i idx = _mm512_and_si512(h ? _mm512_srli_epi16(q, 4) : q, _mm512_set1_epi8(15));
                 __m512i lv = _mm512_shuffle_epi8(lower, idx);
                 if (qh)
-                    lv = _mm512_mask_shuffle_epi8(lv, _mm512_test_epi8_mask(fifth, lane_bits(h, h + 2, h + 4, h + 6)),
-                                                  upper, idx);
-                const __m512i act = _mm512_permutex2var_epi32(
-                    c->step[2 * h], _mm512_add_epi32(act_at, _mm512_set1_epi32(2 * m)), c->step[2 * h + 1]);
-                acc[half] = _mm512_dpbusd_epi32(acc[half], lv, act);
+                    lv = _mm512_mask_shuffle_epi8(
+                        lv, _mm512_test_epi8_mask(fifth, lane_bits(h, h + 2, h + 4, h + 6)), upper, idx);
+                acc[half] = _mm512_dpbusd_epi32(acc[half], lv, c->step[2 * m + h]);
             }
         }
         /* lanes u = 0, 1 of a register are steps 2h, 2h + 1 of the same groups */
         quads[p] = _mm512_add_epi32(_mm512_shuffle_i64x2(acc[0], acc[1], 0x44),
                                     _mm512_shuffle_i64x2(acc[0], acc[1], 0xee));
     }
-    rows_from_quads(quads, out);
 }
 
 /* The 2-bit planes of iq2_k_r4 / iq3_k_r4 (256 bytes): register j holds
  * the weights 16 L + 4 t + i of row k, L = 4 j + q, at bits 2t of dword
- * 4 q + k. qh (or NULL): the third bits, bit t + 4 (q % 2) of the bytes of
- * dword 4 (2 (j % 2) + q / 2) + k of register j / 2; a set third bit takes
- * the level from `upper`. */
-AVX512 INLINE void two_bit_plane_sums(const uint8_t *qs, const uint8_t *qh, const chunk_act *c,
-                                      __m512i lower, __m512i upper, __m512i out[4]) {
-    const __m512i act_at = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+ * 4 q + k (so it is quad j). qh (or NULL): the third bits, bit t + 4 (q % 2)
+ * of the bytes of dword 4 (2 (j % 2) + q / 2) + k of register j / 2; a set
+ * third bit takes the level from `upper`. */
+AVX512 INLINE void two_bit_plane_sums(const uint8_t *qs, const uint8_t *qh, const placed_act *c,
+                                      __m512i lower, __m512i upper, __m512i quads[4]) {
     const __m512i qh_at = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7);
-    __m512i quads[4];
     for (int j = 0; j < 4; j++) {
         const __m512i q = _mm512_loadu_si512((const void *)(qs + 64 * j));
         __m512i third = _mm512_setzero_si512();
@@ -158,145 +216,181 @@ AVX512 INLINE void two_bit_plane_sums(const uint8_t *qs, const uint8_t *qh, cons
                                                  _mm512_set1_epi8(3));
             __m512i lv = _mm512_shuffle_epi8(lower, idx);
             if (qh)
-                lv = _mm512_mask_shuffle_epi8(lv, _mm512_test_epi8_mask(third, lane_bits(t, t + 4, t, t + 4)), upper,
-                                              idx);
-            const __m512i act = _mm512_permutexvar_epi32(
-                _mm512_add_epi32(act_at, _mm512_set1_epi32(4 * j)), c->step[t]);
-            acc = _mm512_dpbusd_epi32(acc, lv, act);
+                lv = _mm512_mask_shuffle_epi8(lv, _mm512_test_epi8_mask(third, lane_bits(t, t + 4, t, t + 4)),
+                                              upper, idx);
+            acc = _mm512_dpbusd_epi32(acc, lv, c->step[4 * j + t]);
         }
         quads[j] = acc;
     }
-    rows_from_quads(quads, out);
 }
 
 /* ---- the types ------------------------------------------------------------------
- * Each adds chunk c of its group's 4 rows to sum[4]; the layouts are those
- * of the group decoders in panel_avx512_iqk.c. */
+ * Each adds chunk c of its group's 4 rows to sum[4] (quads); the layouts
+ * are those of the group decoders in panel_avx512_iqk.c. */
 
 /* the deltas of the tables' shifted halves */
 enum { IQ2_DELTA = 5, IQ3_DELTA = 4, IQ4_DELTA = 4, IQ5_DELTA = 2 };
 
-AVX512 INLINE void chunk_iq4_k_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
-                                  __m512 sum[4]) {
-    const uint8_t *w = group + c * 576;
-    const chunk_act act = load_act(a, IQ4_DELTA);
-    const __m512i table = unsigned_table(lq_iq4k_values, 16);
-    __m512i dot[4];
-    nibble_plane_sums(w + 64, NULL, &act, table, table, dot);
-    for (int k = 0; k < 4; k++) {
-        __mmask16 shifted;
-        const __m512i ls = r4_k_scales(w, k, &shifted);
-        sum[k] = add_row_chunk(dot[k], &act, shifted, half_at(w + 2 * k), ls, sum[k]);
+/* iq4_k_r4 / iq5_k_r4: d[4], extra[8] (table halves), scales_h[16] (top
+ * two bits of entry e at bit 2 (e / 16) of byte e % 16), scales_l[32],
+ * entries ls + 32 */
+AVX512 INLINE void add_k_rows(const uint8_t *w, const placed_act *act, const __m512i dot[4],
+                              __m512 sum[4]) {
+    const __m512i halves = spread_bit_bytes(w + 8);
+    const __m512i high = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
+    __mmask16 shifted[4];
+    __m512i ls[4];
+    for (int p = 0; p < 4; p++) {
+        shifted[p] = quad_bits(halves, p);
+        const __m512i top = _mm512_and_si512(_mm512_srli_epi32(high, (unsigned)(2 * p)), _mm512_set1_epi32(3));
+        ls[p] = _mm512_sub_epi32(_mm512_or_si512(quad_nibbles(w + 32, p), _mm512_slli_epi32(top, 4)),
+                                 _mm512_set1_epi32(32));
     }
+    add_quads(dot, act, shifted, row_scales_f16(w), ls, sum);
 }
 
-AVX512 INLINE void chunk_iq5_k_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
+AVX512 INLINE void chunk_iq4_k_r4(const uint8_t *group, int64_t c, const placed_act *act,
+                                  __m512 sum[4]) {
+    const uint8_t *w = group + c * 576;
+    const __m512i table = unsigned_table(lq_iq4k_values, 16);
+    __m512i dot[4];
+    nibble_plane_sums(w + 64, NULL, act, table, table, dot);
+    add_k_rows(w, act, dot, sum);
+}
+
+AVX512 INLINE void chunk_iq5_k_r4(const uint8_t *group, int64_t c, const placed_act *act,
                                   __m512 sum[4]) {
     const uint8_t *w = group + c * 704;
-    const chunk_act act = load_act(a, IQ5_DELTA);
     __m512i dot[4];
-    nibble_plane_sums(w + 64, w + 576, &act, unsigned_table(lq_iq5nl_values, 16),
+    nibble_plane_sums(w + 64, w + 576, act, unsigned_table(lq_iq5nl_values, 16),
                       unsigned_table(lq_iq5nl_values + 16, 16), dot);
-    for (int k = 0; k < 4; k++) {
-        __mmask16 shifted;
-        const __m512i ls = r4_k_scales(w, k, &shifted);
-        sum[k] = add_row_chunk(dot[k], &act, shifted, half_at(w + 2 * k), ls, sum[k]);
-    }
+    add_k_rows(w, act, dot, sum);
 }
 
 /* iq4_ks_r4 / iq5_ks_r4: scale byte ib of row k at 4 ib + k, bit 0 the
  * table half, bits 1-7 the odd code + 127; the rows' f32 scales lead the
  * group */
-AVX512 INLINE void add_ks_rows(const uint8_t *group, const uint8_t *w, const chunk_act *act,
+AVX512 INLINE void add_ks_rows(const uint8_t *group, const uint8_t *w, const placed_act *act,
                                const __m512i dot[4], __m512 sum[4]) {
-    const __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)w);
-    for (int k = 0; k < 4; k++) {
-        const __m256i sb = byte_of_dwords(bytes, k);
-        const __mmask16 shifted = pair_mask(_mm256_test_epi32_mask(sb, _mm256_set1_epi32(1)));
-        const __m256i code = _mm256_sub_epi32(_mm256_and_si256(sb, _mm256_set1_epi32(254)),
-                                              _mm256_set1_epi32(127));
-        sum[k] = add_row_chunk(dot[k], act, shifted, lq_load_f32(group + 4 * k), spread_pairs(code),
-                               sum[k]);
+    const __m128i dup = _mm_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7);
+    __mmask16 shifted[4];
+    __m512i ls[4];
+    for (int p = 0; p < 4; p++) {
+        const __m512i b = _mm512_cvtepu8_epi32(
+            _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(w + 8 * p)), dup));
+        shifted[p] = _mm512_test_epi32_mask(b, _mm512_set1_epi32(1));
+        ls[p] = _mm512_sub_epi32(_mm512_and_si512(b, _mm512_set1_epi32(254)), _mm512_set1_epi32(127));
     }
+    const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(const void *)group));
+    add_quads(dot, act, shifted, d, ls, sum);
 }
 
-AVX512 INLINE void chunk_iq4_ks_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
+AVX512 INLINE void chunk_iq4_ks_r4(const uint8_t *group, int64_t c, const placed_act *act,
                                    __m512 sum[4]) {
     const uint8_t *w = group + 16 + c * 544;
-    const chunk_act act = load_act(a, IQ4_DELTA);
     const __m512i table = unsigned_table(lq_iq4k_values, 16);
     __m512i dot[4];
-    nibble_plane_sums(w + 32, NULL, &act, table, table, dot);
-    add_ks_rows(group, w, &act, dot, sum);
+    nibble_plane_sums(w + 32, NULL, act, table, table, dot);
+    add_ks_rows(group, w, act, dot, sum);
 }
 
-AVX512 INLINE void chunk_iq5_ks_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
+AVX512 INLINE void chunk_iq5_ks_r4(const uint8_t *group, int64_t c, const placed_act *act,
                                    __m512 sum[4]) {
     const uint8_t *w = group + 16 + c * 672;
-    const chunk_act act = load_act(a, IQ5_DELTA);
     __m512i dot[4];
-    nibble_plane_sums(w + 32, w + 544, &act, unsigned_table(lq_iq5nl_values, 16),
+    nibble_plane_sums(w + 32, w + 544, act, unsigned_table(lq_iq5nl_values, 16),
                       unsigned_table(lq_iq5nl_values + 16, 16), dot);
-    add_ks_rows(group, w, &act, dot, sum);
+    add_ks_rows(group, w, act, dot, sum);
 }
 
-AVX512 INLINE void chunk_iq2_k_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
+/* iq2_k_r4: d[4], extra[8], scale nibbles ls + 8 at byte 16 */
+AVX512 INLINE void chunk_iq2_k_r4(const uint8_t *group, int64_t c, const placed_act *act,
                                   __m512 sum[4]) {
     const uint8_t *w = group + c * 304;
-    const chunk_act act = load_act(a, IQ2_DELTA);
     const __m512i table = unsigned_table(lq_iq2nl_values, 4);
     __m512i dot[4];
-    two_bit_plane_sums(w + 48, NULL, &act, table, table, dot);
-    for (int k = 0; k < 4; k++) {
-        const __m512i ls = _mm512_sub_epi32(r4_scale_nibbles(w + 16, k), _mm512_set1_epi32(8));
-        sum[k] = add_row_chunk(dot[k], &act, r4_halves(w, k), half_at(w + 2 * k), ls, sum[k]);
+    two_bit_plane_sums(w + 48, NULL, act, table, table, dot);
+    const __m512i halves = spread_bit_bytes(w + 8);
+    __mmask16 shifted[4];
+    __m512i ls[4];
+    for (int p = 0; p < 4; p++) {
+        shifted[p] = quad_bits(halves, p);
+        ls[p] = _mm512_sub_epi32(quad_nibbles(w + 16, p), _mm512_set1_epi32(8));
     }
+    add_quads(dot, act, shifted, row_scales_f16(w), ls, sum);
 }
 
-/* iq3_k_r4: the signs of ls in bit s of bytes 16 + k (group 2s) and 20 + k
- * (2s + 1), |ls| = 2 n + 1 with the nibbles n at byte 24 */
-AVX512 INLINE void chunk_iq3_k_r4(const uint8_t *group, int64_t c, const lq_act_chunk *a,
+/* iq3_k_r4: d[4], extra[8], the signs of ls as the table halves at byte
+ * 16, |ls| = 2 n + 1 with the nibbles n at byte 24 */
+AVX512 INLINE void chunk_iq3_k_r4(const uint8_t *group, int64_t c, const placed_act *act,
                                   __m512 sum[4]) {
     const uint8_t *w = group + c * 440;
-    const chunk_act act = load_act(a, IQ3_DELTA);
     __m512i dot[4];
-    two_bit_plane_sums(w + 56, w + 312, &act, unsigned_table(lq_iq3nl_values, 4),
+    two_bit_plane_sums(w + 56, w + 312, act, unsigned_table(lq_iq3nl_values, 4),
                        unsigned_table(lq_iq3nl_values + 4, 4), dot);
-    for (int k = 0; k < 4; k++) {
-        const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(r4_scale_nibbles(w + 24, k), 1),
+    const __m512i halves = spread_bit_bytes(w + 8), signs = spread_bit_bytes(w + 16);
+    __mmask16 shifted[4];
+    __m512i ls[4];
+    for (int p = 0; p < 4; p++) {
+        shifted[p] = quad_bits(halves, p);
+        const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(quad_nibbles(w + 24, p), 1),
                                                    _mm512_set1_epi32(1));
-        const __mmask16 negative = (__mmask16)(spread_even(w[16 + k]) | spread_even(w[20 + k]) << 1);
-        const __m512i ls = _mm512_mask_sub_epi32(magnitude, negative, _mm512_setzero_si512(), magnitude);
-        sum[k] = add_row_chunk(dot[k], &act, r4_halves(w, k), half_at(w + 2 * k), ls, sum[k]);
+        ls[p] = _mm512_mask_sub_epi32(magnitude, quad_bits(signs, p), _mm512_setzero_si512(), magnitude);
     }
+    add_quads(dot, act, shifted, row_scales_f16(w), ls, sum);
 }
+
+/* Column blocks of ACT_BLOCK chunks, their activations placed once for
+ * GROUP_BLOCK groups; a group's float sums wait in memory between column
+ * blocks (stored and reloaded as they are, so the bits do not change). */
+enum { ACT_BLOCK = 8, GROUP_BLOCK = 16 };
 
 /* lq_group_gemv_fn for a type's chunk function (groups of 4 rows, full
  * chunks, no offsets) */
-#define R4_GEMV(type)                                                                            \
-    AVX512 static void gemv_##type(lq_panel_group_decode_fn decode, const uint8_t *groups,       \
-                                   int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols, \
-                                   const lq_act_chunk *a, bool has_offset, float *y) {           \
-        const int64_t nchunks = ncols / LQ_PANEL_K;                                              \
-        for (int64_t g = 0; g < ngroups; g++) {                                                  \
-            const uint8_t *group = groups + g * group_bytes;                                     \
-            __m512 sum[4];                                                                       \
-            for (int k = 0; k < 4; k++)                                                          \
-                sum[k] = _mm512_setzero_ps();                                                    \
-            for (int64_t c = 0; c < nchunks; c++)                                                \
-                chunk_##type(group, c, &a[c], sum);                                              \
-            for (int k = 0; k < 4; k++)                                                          \
-                y[4 * g + k] = _mm512_reduce_add_ps(sum[k]);                                     \
-        }                                                                                        \
-        (void)decode, (void)rows, (void)has_offset;                                              \
+#define R4_GEMV(type, delta, layout)                                                              \
+    AVX512 static void gemv_##type(lq_panel_group_decode_fn decode, const uint8_t *groups,        \
+                                   int64_t group_bytes, int64_t ngroups, int rows, int64_t ncols,  \
+                                   const lq_act_chunk *a, bool has_offset, float *y) {            \
+        const int64_t nchunks = ncols / LQ_PANEL_K;                                               \
+        placed_act act[ACT_BLOCK];                                                                \
+        __m512 sums[GROUP_BLOCK][4];                                                              \
+        for (int64_t g0 = 0; g0 < ngroups; g0 += GROUP_BLOCK) {                                   \
+            const int gn = ngroups - g0 < GROUP_BLOCK ? (int)(ngroups - g0) : GROUP_BLOCK;        \
+            for (int g = 0; g < gn; g++)                                                          \
+                for (int p = 0; p < 4; p++)                                                       \
+                    sums[g][p] = _mm512_setzero_ps();                                             \
+            for (int64_t c0 = 0; c0 < nchunks; c0 += ACT_BLOCK) {                                 \
+                const int cn = nchunks - c0 < ACT_BLOCK ? (int)(nchunks - c0) : ACT_BLOCK;        \
+                for (int c = 0; c < cn; c++)                                                      \
+                    place_act(&a[c0 + c], delta, layout, &act[c]);                                \
+                for (int g = 0; g < gn; g++) {                                                    \
+                    const uint8_t *group = groups + (g0 + g) * group_bytes;                       \
+                    __m512 sum[4] = {sums[g][0], sums[g][1], sums[g][2], sums[g][3]};             \
+                    for (int c = 0; c < cn; c++)                                                  \
+                        chunk_##type(group, c0 + c, &act[c], sum);                                \
+                    for (int p = 0; p < 4; p++)                                                   \
+                        sums[g][p] = sum[p];                                                      \
+                }                                                                                 \
+            }                                                                                     \
+            for (int g = 0; g < gn; g++) {                                                        \
+                __m512i by_row[4];                                                                \
+                const __m512i quads[4] = {                                                        \
+                    _mm512_castps_si512(sums[g][0]), _mm512_castps_si512(sums[g][1]),             \
+                    _mm512_castps_si512(sums[g][2]), _mm512_castps_si512(sums[g][3])};            \
+                rows_from_quads(quads, by_row);                                                   \
+                for (int k = 0; k < 4; k++)                                                       \
+                    y[4 * (g0 + g) + k] = _mm512_reduce_add_ps(_mm512_castsi512_ps(by_row[k]));   \
+            }                                                                                     \
+        }                                                                                         \
+        (void)decode, (void)rows, (void)has_offset;                                               \
     }
 
-R4_GEMV(iq2_k_r4)
-R4_GEMV(iq3_k_r4)
-R4_GEMV(iq4_k_r4)
-R4_GEMV(iq5_k_r4)
-R4_GEMV(iq4_ks_r4)
-R4_GEMV(iq5_ks_r4)
+R4_GEMV(iq2_k_r4, IQ2_DELTA, TWO_BIT_PLANES)
+R4_GEMV(iq3_k_r4, IQ3_DELTA, TWO_BIT_PLANES)
+R4_GEMV(iq4_k_r4, IQ4_DELTA, NIBBLE_PLANES)
+R4_GEMV(iq5_k_r4, IQ5_DELTA, NIBBLE_PLANES)
+R4_GEMV(iq4_ks_r4, IQ4_DELTA, NIBBLE_PLANES)
+R4_GEMV(iq5_ks_r4, IQ5_DELTA, NIBBLE_PLANES)
 
 static const struct {
     int type;
