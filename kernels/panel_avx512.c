@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "panel_avx512.h"
+#include "panel_avx512_iqk.h"
 
 
 AVX512 INLINE void tile_body(const lq_panel_chunk *w, int64_t w_stride,
@@ -619,13 +620,10 @@ LQ_PANEL_GEMV(decode_iq4_nl)
 LQ_PANEL_GEMV(decode_q4_K)
 LQ_PANEL_GEMV(decode_q5_K)
 LQ_PANEL_GEMV(decode_q6_K)
-LQ_PANEL_GEMV(decode_iq4_xs)
 LQ_PANEL_GEMV(decode_q4_1)
 LQ_PANEL_GEMV(decode_mxfp4)
 LQ_PANEL_GEMV(decode_q5_0)
 LQ_PANEL_GEMV(decode_q5_1)
-LQ_PANEL_GEMV(decode_q2_K)
-LQ_PANEL_GEMV(decode_q3_K)
 LQ_PANEL_GEMV(decode_q6_0)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
@@ -635,15 +633,15 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
     {LQ_TYPE_Q4_K, decode_q4_K, NULL, gemv_decode_q4_K},
     {LQ_TYPE_Q5_K, decode_q5_K, NULL, gemv_decode_q5_K},
     {LQ_TYPE_Q6_K, decode_q6_K, NULL, gemv_decode_q6_K},
-    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL, gemv_decode_iq4_xs},
+    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL, lq_gemv_iq4_xs_avx512},
     {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8, NULL},
     {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8, NULL},
     {LQ_TYPE_Q4_1, decode_q4_1, NULL, gemv_decode_q4_1},
     {LQ_TYPE_MXFP4, decode_mxfp4, NULL, gemv_decode_mxfp4},
     {LQ_TYPE_Q5_0, decode_q5_0, NULL, gemv_decode_q5_0},
     {LQ_TYPE_Q5_1, decode_q5_1, NULL, gemv_decode_q5_1},
-    {LQ_TYPE_Q2_K, decode_q2_K, NULL, gemv_decode_q2_K},
-    {LQ_TYPE_Q3_K, decode_q3_K, NULL, gemv_decode_q3_K},
+    {LQ_TYPE_Q2_K, decode_q2_K, NULL, lq_gemv_q2_K_avx512},
+    {LQ_TYPE_Q3_K, decode_q3_K, NULL, lq_gemv_q3_K_avx512},
     {LQ_TYPE_Q6_0, decode_q6_0, NULL, gemv_decode_q6_0},
 };
 const int lq_panel_decoders_avx512_count =

@@ -23,6 +23,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <string.h>
 
+#include "iqk_ks_internal.h"
 #include "iqk_tables.h"
 #include "panel_avx512_iqk.h"
 
@@ -391,6 +392,315 @@ R4_GEMV(iq4_k_r4, IQ4_DELTA, NIBBLE_PLANES)
 R4_GEMV(iq5_k_r4, IQ5_DELTA, NIBBLE_PLANES)
 R4_GEMV(iq4_ks_r4, IQ4_DELTA, NIBBLE_PLANES)
 R4_GEMV(iq5_ks_r4, IQ5_DELTA, NIBBLE_PLANES)
+
+/* ---- plain rows -------------------------------------------------------------
+ * The same integer method for the non-interleaved types: the levels come
+ * out of the index registers as unsigned bytes level + base (base 128 for
+ * the value tables, whose vpshufb tables are xored with 0x80 for free) and
+ * meet the signed activations; base sum(a) is taken off per group. The
+ * activations are made signed, and their group sums formed, once per
+ * column block for a block of rows, not per row. */
+
+typedef struct signed_act {
+    __m512i step[4]; /* a as signed bytes, lane order */
+    __m512i bias;    /* base * sum(a) per group */
+    __m512i shift;   /* delta * sum(a) per group */
+    __m512 d, dsum;
+} signed_act;
+
+AVX512 INLINE void make_signed_act(const lq_act_chunk *a, int base, int delta, signed_act *out) {
+    __m512i biased_sum = _mm512_setzero_si512();
+    for (int s = 0; s < 4; s++) {
+        const __m512i b = _mm512_load_si512((const void *)(a->biased + 64 * s));
+        biased_sum = _mm512_dpbusd_epi32(biased_sum, b, _mm512_set1_epi8(1));
+        out->step[s] = _mm512_xor_si512(b, _mm512_set1_epi8((char)0x80));
+    }
+    const __m512i sum = _mm512_sub_epi32(biased_sum, _mm512_set1_epi32(16 * 128));
+    out->bias = _mm512_mullo_epi32(sum, _mm512_set1_epi32(base));
+    out->shift = _mm512_mullo_epi32(sum, _mm512_set1_epi32(delta));
+    out->d = _mm512_load_ps(a->d);
+    out->dsum = _mm512_load_ps(a->dsum);
+}
+
+/* One row chunk added to sum in lq_chunk_dot's arithmetic: lv the
+ * unsigned levels (lane order), `shifted` the groups on the table's
+ * second half, scale the decoders' d * ls. */
+AVX512 INLINE __m512 add_row(const __m512i lv[4], const signed_act *act, __mmask16 shifted,
+                             __m512 scale, __m512 sum) {
+    __m512i acc = _mm512_setzero_si512();
+    for (int s = 0; s < 4; s++)
+        acc = _mm512_dpbusd_epi32(acc, lv[s], act->step[s]);
+    __m512i exact = _mm512_sub_epi32(acc, act->bias);
+    exact = _mm512_mask_add_epi32(exact, shifted, exact, act->shift);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, act->d), sum);
+}
+
+AVX512 INLINE __m512 int_scales(float d, __m512i ls) {
+    return _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(ls));
+}
+
+/* f16 -> f32 by F16C, the bits of lq_half_to_float (NaNs included) */
+AVX512 INLINE float half_hw(const uint8_t *p) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)lq_load_u16(p))));
+}
+
+/* The bytes of the k-quant top-bit layout (32 bytes: weight e's bit is bit
+ * e / 32 of byte e % 32) whose bit is set, for step s in lane order. */
+AVX512 INLINE __mmask64 top_bit_mask(__m512i qh, int s) {
+    int idx[16], bit[16];
+    for (int g = 0; g < 16; g++) {
+        idx[g] = 4 * (g & 1) + s;
+        bit[g] = (int)(0x01010101u << (g / 2));
+    }
+    const __m512i h = _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)idx), qh);
+    return _mm512_test_epi8_mask(h, _mm512_loadu_si512((const void *)bit));
+}
+
+/* 5-bit indices (4 low bits and a top-bit mask) through two 16-entry
+ * tables */
+AVX512 INLINE __m512i lookup_with_top(__m512i low, __mmask64 top, __m512i lower, __m512i upper) {
+    return _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(lower, low), top, upper, low);
+}
+
+/* iq2_kl's 32 grid pairs as unsigned bytes */
+AVX512 INLINE __m512i iq2_kl_unsigned_pairs(void) {
+    return _mm512_xor_si512(_mm512_loadu_si512((const void *)ks_iq2kl_pair(0)), _mm512_set1_epi8((char)0x80));
+}
+
+/* each type: chunk c of one row added to sum; lower / upper its tables */
+
+AVX512 INLINE __m512 row_iq5_ks(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 4 + c * 168;
+    __mmask16 shifted;
+    const __m512i ls = odd_codes(_mm_loadl_epi64((const __m128i *)(const void *)w), &shifted);
+    __m512i lv[4];
+    quarter_nibble_steps(w + 8, lv);
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 136)));
+    for (int s = 0; s < 4; s++)
+        lv[s] = lookup_with_top(lv[s], top_bit_mask(qh, s), lower, upper);
+    return add_row(lv, act, shifted, int_scales(lq_load_f32(row), ls), sum);
+}
+
+AVX512 INLINE __m512 row_iq5_k(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                               __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 176;
+    __m512i lv[4];
+    quarter_nibble_steps(w + 16, lv);
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 144)));
+    for (int s = 0; s < 4; s++)
+        lv[s] = lookup_with_top(lv[s], top_bit_mask(qh, s), lower, upper);
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), scales6(w + 4, w + 8)),
+                   sum);
+}
+
+AVX512 INLINE __m512 row_iq4_ks(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 4 + c * 136;
+    __mmask16 shifted;
+    const __m512i ls = odd_codes(_mm_loadl_epi64((const __m128i *)(const void *)w), &shifted);
+    __m512i lv[4];
+    block_nibble_steps(w + 8, lv);
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_shuffle_epi8(lower, lv[s]);
+    (void)upper;
+    return add_row(lv, act, shifted, int_scales(lq_load_f32(row), ls), sum);
+}
+
+/* iq4_kss: per block 8 u16 words, bit 0 of word k bit k of the scale byte,
+ * a = word & ~1 gives the iq4_ks nibble bytes as a ^ (a >> 1) */
+AVX512 INLINE __m512 row_iq4_kss(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                 __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 4 + c * 128;
+    __m512i qs[2];
+    uint64_t scale_bytes = 0;
+    for (int h = 0; h < 2; h++) {
+        const __m512i words = _mm512_loadu_si512((const void *)(w + 64 * h));
+        const __m512i a = _mm512_andnot_si512(_mm512_set1_epi16(1), words);
+        qs[h] = _mm512_xor_si512(a, _mm512_srli_epi16(a, 1));
+        scale_bytes |= (uint64_t)_mm512_test_epi16_mask(words, _mm512_set1_epi16(1)) << (32 * h);
+    }
+    __mmask16 shifted;
+    const __m512i ls = odd_codes(_mm_cvtsi64_si128((long long)scale_bytes), &shifted);
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++) {
+        const __m512i v = _mm512_permutex2var_epi32(qs[0], lane_index(s, 4, 0), qs[1]);
+        lv[s] = _mm512_shuffle_epi8(lower, _mm512_and_si512(_mm512_srlv_epi32(v, shift), _mm512_set1_epi8(15)));
+    }
+    (void)upper;
+    return add_row(lv, act, shifted, int_scales(lq_load_f32(row), ls), sum);
+}
+
+/* iq3_ks: u16 extra (bits 0-7 scale bit 4, 8-15 table half), scale
+ * nibbles (block ib in byte ib % 4), qs[64], qh[32] */
+AVX512 INLINE __m512 row_iq3_ks(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 2 + c * 102;
+    const unsigned extra = lq_load_u16(w);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 70)));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(extra, 1, 1), 4)),
+        _mm256_set1_epi32(16));
+    return add_row(lv, act, pair_mask(extra >> 8), int_scales(half_hw(row), spread_pairs(code)), sum);
+}
+
+/* iq3_k: d, extra, u16 signs of ls, scales_l[8] (|ls| = 2 n + 1), qs[64],
+ * qh[32] */
+AVX512 INLINE __m512 row_iq3_k(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                               __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 110;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 14));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 78)));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
+    const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(nibbles16(w + 6), 1), _mm512_set1_epi32(1));
+    const __m512i ls = _mm512_mask_sub_epi32(magnitude, (__mmask16)lq_load_u16(w + 4),
+                                             _mm512_setzero_si512(), magnitude);
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), ls), sum);
+}
+
+/* iq2_k: d, extra, scales[8] (ls + 8 per nibble), qs[64] */
+AVX512 INLINE __m512 row_iq2_k(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                               __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 76;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 12));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_shuffle_epi8(lower, two_bit_step(qs, s));
+    (void)upper;
+    const __m512i ls = _mm512_sub_epi32(nibbles16(w + 4), _mm512_set1_epi32(8));
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), ls), sum);
+}
+
+/* iq4_xs: d, scales_h (2 bits per block), scales_l[4] (block ib in nibble
+ * ib % 2 of byte ib / 2), qs[128] as 8 blocks of 16 nibble bytes; ls + 32 */
+AVX512 INLINE __m512 row_iq4_xs(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 136;
+    __m512i lv[4];
+    block_nibble_steps(w + 8, lv);
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_shuffle_epi8(lower, lv[s]);
+    (void)upper;
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 4, true), _mm256_slli_epi32(bit_fields8(lq_load_u16(w + 2), 2, 2), 4)),
+        _mm256_set1_epi32(32));
+    return add_row(lv, act, 0, int_scales(half_hw(w), spread_pairs(code)), sum);
+}
+
+/* iq2_kl: the grid pairs (`lower`, as unsigned bytes) looked up with
+ * vpermw, as its decoder does */
+AVX512 INLINE __m512 row_iq2_kl(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                                __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 2 + c * 86;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(w + 70)));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_permutexvar_epi16(iq2_kl_pair_index(qs, qh, s), lower);
+    (void)upper;
+    const __m256i code = _mm256_sub_epi32(
+        _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(lq_load_u16(w), 2, 2), 4)),
+        _mm256_set1_epi32(32));
+    return add_row(lv, act, 0, int_scales(half_hw(row), spread_pairs(code)), sum);
+}
+
+/* q3_K: hmask[32], qs[64], scales[12], d: unsigned levels q + 4 h (base 4) */
+AVX512 INLINE __m512 row_q3_K(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                              __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 110;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 32));
+    const __m512i hm = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)w));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++) {
+        const __m512i q = two_bit_step(qs, s);
+        lv[s] = _mm512_mask_add_epi8(q, top_bit_mask(hm, s), q, _mm512_set1_epi8(4));
+    }
+    uint32_t u0, u1, u2;
+    memcpy(&u0, w + 96, 4);
+    memcpy(&u1, w + 100, 4);
+    memcpy(&u2, w + 104, 4);
+    const uint32_t lo = 0x0f0f0f0fu, two = 0x03030303u;
+    const __m128i packed = _mm_setr_epi32((int)((u0 & lo) | (u2 & two) << 4),
+                                          (int)((u1 & lo) | ((u2 >> 2) & two) << 4),
+                                          (int)(((u0 >> 4) & lo) | ((u2 >> 4) & two) << 4),
+                                          (int)(((u1 >> 4) & lo) | ((u2 >> 6) & two) << 4));
+    const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(packed), _mm512_set1_epi32(32));
+    (void)lower, (void)upper;
+    return add_row(lv, act, 0, int_scales(half_hw(w + 108), sc), sum);
+}
+
+/* q2_K: scales[16] (scale and min nibbles), qs[64], d, dmin: levels 0..3
+ * are unsigned already (base 0) */
+AVX512 INLINE __m512 row_q2_K(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
+                              __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 84;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 16));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = two_bit_step(qs, s);
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)w));
+    const __m512 scale = int_scales(half_hw(w + 80), _mm512_and_si512(sc, _mm512_set1_epi32(15)));
+    const __m512 min = _mm512_mul_ps(_mm512_set1_ps(-half_hw(w + 82)), _mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)));
+    (void)lower, (void)upper;
+    sum = add_row(lv, act, 0, scale, sum);
+    return _mm512_fmadd_ps(min, act->dsum, sum);
+}
+
+/* Rows in blocks of ROW_BLOCK, columns in blocks of ACT_BLOCK chunks (a
+ * row's float sum waits in memory between them, bits unchanged) */
+enum { ROW_BLOCK = 16 };
+
+#define PLAIN_GEMV(type, base, delta, lower, upper)                                               \
+    AVX512 void lq_gemv_##type##_avx512(const uint8_t *rows, int64_t row_bytes, int64_t nrows,    \
+                                        int64_t nchunks, const lq_act_chunk *a, bool has_offset,  \
+                                        float *y) {                                               \
+        const __m512i lo_table = lower, hi_table = upper;                                         \
+        signed_act act[ACT_BLOCK];                                                                \
+        __m512 sums[ROW_BLOCK];                                                                   \
+        for (int64_t r0 = 0; r0 < nrows; r0 += ROW_BLOCK) {                                       \
+            const int rn = nrows - r0 < ROW_BLOCK ? (int)(nrows - r0) : ROW_BLOCK;                \
+            for (int r = 0; r < rn; r++)                                                          \
+                sums[r] = _mm512_setzero_ps();                                                    \
+            for (int64_t c0 = 0; c0 < nchunks; c0 += ACT_BLOCK) {                                 \
+                const int cn = nchunks - c0 < ACT_BLOCK ? (int)(nchunks - c0) : ACT_BLOCK;        \
+                for (int c = 0; c < cn; c++)                                                      \
+                    make_signed_act(&a[c0 + c], base, delta, &act[c]);                            \
+                for (int r = 0; r < rn; r++) {                                                    \
+                    const uint8_t *row = rows + (r0 + r) * row_bytes;                             \
+                    __m512 sum = sums[r];                                                         \
+                    for (int c = 0; c < cn; c++)                                                  \
+                        sum = row_##type(row, c0 + c, &act[c], lo_table, hi_table, sum);          \
+                    sums[r] = sum;                                                                \
+                }                                                                                 \
+            }                                                                                     \
+            for (int r = 0; r < rn; r++)                                                          \
+                y[r0 + r] = _mm512_reduce_add_ps(sums[r]);                                        \
+        }                                                                                         \
+        (void)has_offset;                                                                         \
+    }
+
+PLAIN_GEMV(iq2_k, 128, IQ2_DELTA, unsigned_table(lq_iq2nl_values, 4), _mm512_setzero_si512())
+PLAIN_GEMV(iq3_k, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4), unsigned_table(lq_iq3nl_values + 4, 4))
+PLAIN_GEMV(iq5_k, 128, IQ5_DELTA, unsigned_table(lq_iq5nl_values, 16),
+           unsigned_table(lq_iq5nl_values + 16, 16))
+PLAIN_GEMV(iq3_ks, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4),
+           unsigned_table(lq_iq3nl_values + 4, 4))
+PLAIN_GEMV(iq4_ks, 128, IQ4_DELTA, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
+PLAIN_GEMV(iq4_kss, 128, IQ4_DELTA, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
+PLAIN_GEMV(iq5_ks, 128, IQ5_DELTA, unsigned_table(lq_iq5nl_values, 16),
+           unsigned_table(lq_iq5nl_values + 16, 16))
+PLAIN_GEMV(iq2_kl, 128, 0, iq2_kl_unsigned_pairs(), _mm512_setzero_si512())
+/* iq4_xs's values are iq4_k's base half */
+PLAIN_GEMV(iq4_xs, 128, 0, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
+PLAIN_GEMV(q3_K, 4, 0, _mm512_setzero_si512(), _mm512_setzero_si512())
+PLAIN_GEMV(q2_K, 0, 0, _mm512_setzero_si512(), _mm512_setzero_si512())
 
 static const struct {
     int type;
