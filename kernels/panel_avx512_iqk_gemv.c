@@ -427,11 +427,15 @@ AVX512 INLINE void make_signed_act(const lq_act_chunk *a, int base, int delta, s
  * second half, scale the decoders' d * ls. */
 AVX512 INLINE __m512 add_row(const __m512i lv[4], const signed_act *act, __mmask16 shifted,
                              __m512 scale, __m512 sum) {
-    __m512i acc = _mm512_setzero_si512();
-    for (int s = 0; s < 4; s++)
-        acc = _mm512_dpbusd_epi32(acc, lv[s], act->step[s]);
-    __m512i exact = _mm512_sub_epi32(acc, act->bias);
-    exact = _mm512_mask_add_epi32(exact, shifted, exact, act->shift);
+    /* two short chains of vpdpbusd, the corrections first: the latency of
+     * one chain of four held the float sum's FMA */
+    const __m512i neg_bias = _mm512_sub_epi32(_mm512_setzero_si512(), act->bias);
+    __m512i even = _mm512_mask_add_epi32(neg_bias, shifted, neg_bias, act->shift);
+    __m512i odd = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lv[1], act->step[1]);
+    even = _mm512_dpbusd_epi32(even, lv[0], act->step[0]);
+    odd = _mm512_dpbusd_epi32(odd, lv[3], act->step[3]);
+    even = _mm512_dpbusd_epi32(even, lv[2], act->step[2]);
+    const __m512i exact = _mm512_add_epi32(even, odd);
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, act->d), sum);
 }
 
@@ -442,6 +446,37 @@ AVX512 INLINE __m512 int_scales(float d, __m512i ls) {
 /* f16 -> f32 by F16C, the bits of lq_half_to_float (NaNs included) */
 AVX512 INLINE float half_hw(const uint8_t *p) {
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)lq_load_u16(p))));
+}
+
+/* the same, broadcast */
+AVX512 INLINE __m512 half_hw16(const uint8_t *p) {
+    return _mm512_cvtph_ps(_mm256_set1_epi16((short)lq_load_u16(p)));
+}
+
+AVX512 INLINE __m512 int_scales_by(__m512 d, __m512i ls) {
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(ls));
+}
+
+/* bit g / 2 of `bits` for the 16 groups g */
+AVX512 INLINE __mmask16 pair_bits(unsigned bits) {
+    return _mm_test_epi8_mask(_mm_set1_epi8((char)bits),
+                              _mm_setr_epi8(1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, -128, -128));
+}
+
+/* q3_K's sixteen 6-bit scales (12 bytes at sc): the low nibble of scale j
+ * is nibble j / 8 of byte j % 8, its top two bits are at bit 2 (j / 4) of
+ * byte 8 + j % 4; minus 32. Read as the 16 bytes that end with them. */
+AVX512 INLINE __m512i q3_k_scales(const uint8_t *sc) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(sc - 4));
+    const __m128i low_at = _mm_setr_epi8(4, 5, 6, 7, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    const __m128i high_at = _mm_setr_epi8(12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15);
+    const __m512i low = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_shuffle_epi8(v, low_at)),
+                                          _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4));
+    const __m512i high = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_shuffle_epi8(v, high_at)),
+                                           _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6));
+    const __m512i six = _mm512_or_si512(_mm512_and_si512(low, _mm512_set1_epi32(15)),
+                                        _mm512_slli_epi32(_mm512_and_si512(high, _mm512_set1_epi32(3)), 4));
+    return _mm512_sub_epi32(six, _mm512_set1_epi32(32));
 }
 
 /* The bytes of the k-quant top-bit layout (32 bytes: weight e's bit is bit
@@ -543,10 +578,16 @@ AVX512 INLINE __m512 row_iq3_ks(const uint8_t *row, int64_t c, const signed_act 
     __m512i lv[4];
     for (int s = 0; s < 4; s++)
         lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
-    const __m256i code = _mm256_sub_epi32(
-        _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(extra, 1, 1), 4)),
-        _mm256_set1_epi32(16));
-    return add_row(lv, act, pair_mask(extra >> 8), int_scales(half_hw(row), spread_pairs(code)), sum);
+    /* code ib: nibble ib / 4 of byte ib % 4, bit ib of extra as bit 4 */
+    uint32_t nib;
+    memcpy(&nib, w + 2, 4);
+    const __m128i v = _mm_cvtsi32_si128((int)nib), low4 = _mm_set1_epi8(15);
+    const __m128i codes = _mm_unpacklo_epi32(_mm_and_si128(v, low4), _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+    __m128i ls = _mm_unpacklo_epi8(codes, codes);
+    ls = _mm_mask_add_epi8(ls, pair_bits(extra), ls, _mm_set1_epi8(16));
+    ls = _mm_sub_epi8(ls, _mm_set1_epi8(16));
+    return add_row(lv, act, pair_bits(extra >> 8), int_scales_by(half_hw16(row), _mm512_cvtepi8_epi32(ls)),
+                   sum);
 }
 
 /* iq3_k: d, extra, u16 signs of ls, scales_l[8] (|ls| = 2 n + 1), qs[64],
@@ -559,10 +600,13 @@ AVX512 INLINE __m512 row_iq3_k(const uint8_t *row, int64_t c, const signed_act *
     __m512i lv[4];
     for (int s = 0; s < 4; s++)
         lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
-    const __m512i magnitude = _mm512_add_epi32(_mm512_slli_epi32(nibbles16(w + 6), 1), _mm512_set1_epi32(1));
-    const __m512i ls = _mm512_mask_sub_epi32(magnitude, (__mmask16)lq_load_u16(w + 4),
-                                             _mm512_setzero_si512(), magnitude);
-    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), ls), sum);
+    /* |ls| = 2 n + 1 in bytes, n the nibbles low first */
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(w + 6)), low4 = _mm_set1_epi8(15);
+    const __m128i n = _mm_unpacklo_epi8(_mm_and_si128(b, low4), _mm_and_si128(_mm_srli_epi16(b, 4), low4));
+    const __m128i magnitude = _mm_add_epi8(_mm_add_epi8(n, n), _mm_set1_epi8(1));
+    const __m128i ls = _mm_mask_sub_epi8(magnitude, (__mmask16)lq_load_u16(w + 4), _mm_setzero_si128(), magnitude);
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2),
+                   int_scales_by(half_hw16(w), _mm512_cvtepi8_epi32(ls)), sum);
 }
 
 /* iq2_k: d, extra, scales[8] (ls + 8 per nibble), qs[64] */
@@ -622,18 +666,8 @@ AVX512 INLINE __m512 row_q3_K(const uint8_t *row, int64_t c, const signed_act *a
         const __m512i q = two_bit_step(qs, s);
         lv[s] = _mm512_mask_add_epi8(q, top_bit_mask(hm, s), q, _mm512_set1_epi8(4));
     }
-    uint32_t u0, u1, u2;
-    memcpy(&u0, w + 96, 4);
-    memcpy(&u1, w + 100, 4);
-    memcpy(&u2, w + 104, 4);
-    const uint32_t lo = 0x0f0f0f0fu, two = 0x03030303u;
-    const __m128i packed = _mm_setr_epi32((int)((u0 & lo) | (u2 & two) << 4),
-                                          (int)((u1 & lo) | ((u2 >> 2) & two) << 4),
-                                          (int)(((u0 >> 4) & lo) | ((u2 >> 4) & two) << 4),
-                                          (int)(((u1 >> 4) & lo) | ((u2 >> 6) & two) << 4));
-    const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(packed), _mm512_set1_epi32(32));
     (void)lower, (void)upper;
-    return add_row(lv, act, 0, int_scales(half_hw(w + 108), sc), sum);
+    return add_row(lv, act, 0, int_scales_by(half_hw16(w + 108), q3_k_scales(w + 96)), sum);
 }
 
 /* q2_K: scales[16] (scale and min nibbles), qs[64], d, dmin: levels 0..3
