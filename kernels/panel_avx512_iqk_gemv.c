@@ -680,8 +680,11 @@ AVX512 INLINE __m512 row_q2_K(const uint8_t *row, int64_t c, const signed_act *a
     for (int s = 0; s < 4; s++)
         lv[s] = two_bit_step(qs, s);
     const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)w));
-    const __m512 scale = int_scales(half_hw(w + 80), _mm512_and_si512(sc, _mm512_set1_epi32(15)));
-    const __m512 min = _mm512_mul_ps(_mm512_set1_ps(-half_hw(w + 82)), _mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)));
+    const __m512 scale = int_scales_by(half_hw16(w + 80), _mm512_and_si512(sc, _mm512_set1_epi32(15)));
+    /* -dmin by its sign bit, as the decoder's negation */
+    const __m512 neg_dmin = _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(half_hw16(w + 82)), _mm512_set1_epi32((int)0x80000000u)));
+    const __m512 min = _mm512_mul_ps(neg_dmin, _mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)));
     (void)lower, (void)upper;
     sum = add_row(lv, act, 0, scale, sum);
     return _mm512_fmadd_ps(min, act->dsum, sum);
