@@ -443,12 +443,8 @@ AVX512 INLINE __m512 int_scales(float d, __m512i ls) {
     return _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(ls));
 }
 
-/* f16 -> f32 by F16C, the bits of lq_half_to_float (NaNs included) */
-AVX512 INLINE float half_hw(const uint8_t *p) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)lq_load_u16(p))));
-}
-
-/* the same, broadcast */
+/* f16 -> f32 by F16C (the bits of lq_half_to_float, NaNs included),
+ * broadcast */
 AVX512 INLINE __m512 half_hw16(const uint8_t *p) {
     return _mm512_cvtph_ps(_mm256_set1_epi16((short)lq_load_u16(p)));
 }
@@ -525,7 +521,7 @@ AVX512 INLINE __m512 row_iq5_k(const uint8_t *row, int64_t c, const signed_act *
     const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 144)));
     for (int s = 0; s < 4; s++)
         lv[s] = lookup_with_top(lv[s], top_bit_mask(qh, s), lower, upper);
-    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), scales6(w + 4, w + 8)),
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales_by(half_hw16(w), scales6(w + 4, w + 8)),
                    sum);
 }
 
@@ -619,7 +615,7 @@ AVX512 INLINE __m512 row_iq2_k(const uint8_t *row, int64_t c, const signed_act *
         lv[s] = _mm512_shuffle_epi8(lower, two_bit_step(qs, s));
     (void)upper;
     const __m512i ls = _mm512_sub_epi32(nibbles16(w + 4), _mm512_set1_epi32(8));
-    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales(half_hw(w), ls), sum);
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales_by(half_hw16(w), ls), sum);
 }
 
 /* iq4_xs: d, scales_h (2 bits per block), scales_l[4] (block ib in nibble
@@ -635,7 +631,7 @@ AVX512 INLINE __m512 row_iq4_xs(const uint8_t *row, int64_t c, const signed_act 
     const __m256i code = _mm256_sub_epi32(
         _mm256_or_si256(nibbles8(w + 4, true), _mm256_slli_epi32(bit_fields8(lq_load_u16(w + 2), 2, 2), 4)),
         _mm256_set1_epi32(32));
-    return add_row(lv, act, 0, int_scales(half_hw(w), spread_pairs(code)), sum);
+    return add_row(lv, act, 0, int_scales_by(half_hw16(w), spread_pairs(code)), sum);
 }
 
 /* iq2_kl: the grid pairs (`lower`, as unsigned bytes) looked up with
@@ -652,7 +648,7 @@ AVX512 INLINE __m512 row_iq2_kl(const uint8_t *row, int64_t c, const signed_act 
     const __m256i code = _mm256_sub_epi32(
         _mm256_or_si256(nibbles8(w + 2, false), _mm256_slli_epi32(bit_fields8(lq_load_u16(w), 2, 2), 4)),
         _mm256_set1_epi32(32));
-    return add_row(lv, act, 0, int_scales(half_hw(row), spread_pairs(code)), sum);
+    return add_row(lv, act, 0, int_scales_by(half_hw16(row), spread_pairs(code)), sum);
 }
 
 /* q3_K: hmask[32], qs[64], scales[12], d: unsigned levels q + 4 h (base 4) */
