@@ -21,6 +21,8 @@
 #include "panel.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "iqk_ks_internal.h"
@@ -498,6 +500,28 @@ AVX512 INLINE __m512i iq2_kl_unsigned_pairs(void) {
     return _mm512_xor_si512(_mm512_loadu_si512((const void *)ks_iq2kl_pair(0)), _mm512_set1_epi8((char)0x80));
 }
 
+/* iq3_k's scales: |ls| = 2 n + 1 (n the nibbles at byte 6, low first),
+ * the signs in the u16 at byte 4 */
+AVX512 INLINE __m512i iq3_k_scales(const uint8_t *w) {
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(w + 6)), low4 = _mm_set1_epi8(15);
+    const __m128i n = _mm_unpacklo_epi8(_mm_and_si128(b, low4), _mm_and_si128(_mm_srli_epi16(b, 4), low4));
+    const __m128i magnitude = _mm_add_epi8(_mm_add_epi8(n, n), _mm_set1_epi8(1));
+    return _mm512_cvtepi8_epi32(
+        _mm_mask_sub_epi8(magnitude, (__mmask16)lq_load_u16(w + 4), _mm_setzero_si128(), magnitude));
+}
+
+/* iq3_ks's scales: code ib is nibble ib / 4 of byte ib % 4 of the 4 bytes
+ * after extra, with bit ib of extra as bit 4; minus 16 */
+AVX512 INLINE __m512i iq3_ks_scales(const uint8_t *w, unsigned extra) {
+    uint32_t nib;
+    memcpy(&nib, w + 2, 4);
+    const __m128i v = _mm_cvtsi32_si128((int)nib), low4 = _mm_set1_epi8(15);
+    const __m128i codes = _mm_unpacklo_epi32(_mm_and_si128(v, low4), _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+    __m128i ls = _mm_unpacklo_epi8(codes, codes);
+    ls = _mm_mask_add_epi8(ls, pair_bits(extra), ls, _mm_set1_epi8(16));
+    return _mm512_cvtepi8_epi32(_mm_sub_epi8(ls, _mm_set1_epi8(16)));
+}
+
 /* each type: chunk c of one row added to sum; lower / upper its tables */
 
 AVX512 INLINE __m512 row_iq5_ks(const uint8_t *row, int64_t c, const signed_act *act, __m512i lower,
@@ -574,16 +598,7 @@ AVX512 INLINE __m512 row_iq3_ks(const uint8_t *row, int64_t c, const signed_act 
     __m512i lv[4];
     for (int s = 0; s < 4; s++)
         lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
-    /* code ib: nibble ib / 4 of byte ib % 4, bit ib of extra as bit 4 */
-    uint32_t nib;
-    memcpy(&nib, w + 2, 4);
-    const __m128i v = _mm_cvtsi32_si128((int)nib), low4 = _mm_set1_epi8(15);
-    const __m128i codes = _mm_unpacklo_epi32(_mm_and_si128(v, low4), _mm_and_si128(_mm_srli_epi16(v, 4), low4));
-    __m128i ls = _mm_unpacklo_epi8(codes, codes);
-    ls = _mm_mask_add_epi8(ls, pair_bits(extra), ls, _mm_set1_epi8(16));
-    ls = _mm_sub_epi8(ls, _mm_set1_epi8(16));
-    return add_row(lv, act, pair_bits(extra >> 8), int_scales_by(half_hw16(row), _mm512_cvtepi8_epi32(ls)),
-                   sum);
+    return add_row(lv, act, pair_bits(extra >> 8), int_scales_by(half_hw16(row), iq3_ks_scales(w, extra)), sum);
 }
 
 /* iq3_k: d, extra, u16 signs of ls, scales_l[8] (|ls| = 2 n + 1), qs[64],
@@ -596,13 +611,7 @@ AVX512 INLINE __m512 row_iq3_k(const uint8_t *row, int64_t c, const signed_act *
     __m512i lv[4];
     for (int s = 0; s < 4; s++)
         lv[s] = lookup_with_top(two_bit_step(qs, s), top_bit_mask(qh, s), lower, upper);
-    /* |ls| = 2 n + 1 in bytes, n the nibbles low first */
-    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(w + 6)), low4 = _mm_set1_epi8(15);
-    const __m128i n = _mm_unpacklo_epi8(_mm_and_si128(b, low4), _mm_and_si128(_mm_srli_epi16(b, 4), low4));
-    const __m128i magnitude = _mm_add_epi8(_mm_add_epi8(n, n), _mm_set1_epi8(1));
-    const __m128i ls = _mm_mask_sub_epi8(magnitude, (__mmask16)lq_load_u16(w + 4), _mm_setzero_si128(), magnitude);
-    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2),
-                   int_scales_by(half_hw16(w), _mm512_cvtepi8_epi32(ls)), sum);
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales_by(half_hw16(w), iq3_k_scales(w)), sum);
 }
 
 /* iq2_k: d, extra, scales[8] (ls + 8 per nibble), qs[64] */
@@ -686,14 +695,91 @@ AVX512 INLINE __m512 row_q2_K(const uint8_t *row, int64_t c, const signed_act *a
     return _mm512_fmadd_ps(min, act->dsum, sum);
 }
 
+/* ---- GFNI forms of the types with top bits ---------------------------------
+ * A top bit (bit g / 2 of the bytes of lane g after the dword permute) goes
+ * to bit 2 by one affine map per qword (qword q holds lanes 2q, 2q + 1),
+ * and one ternary op merges it with the 2-bit value: no mask registers.
+ * Where the CPU has GFNI (cpuid 7.0 ecx bit 8, probed once). */
+
+#define AVX512_GFNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")))
+
+static pthread_once_t gfni_once = PTHREAD_ONCE_INIT;
+static bool gfni_present; /* written once under gfni_once */
+
+static void detect_gfni(void) {
+    unsigned a, b, c, d;
+    gfni_present = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 8 & 1u);
+}
+
+static bool have_gfni(void) {
+    pthread_once(&gfni_once, detect_gfni);
+    return gfni_present;
+}
+
+/* step s's 3-bit values: two_bit_step's bits and the top bit as bit 2 */
+AVX512_GFNI INLINE __m512i three_bit_step(__m512i qs, __m512i qh, int s) {
+    int q_at[16], q_shift[16], h_at[16];
+    for (int g = 0; g < 16; g++) {
+        q_at[g] = 8 * (g / 8) + 4 * (g & 1) + s;
+        q_shift[g] = 2 * ((g % 8) / 2);
+        h_at[g] = 4 * (g & 1) + s;
+    }
+    const __m512i low = _mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)q_at), qs),
+                                          _mm512_loadu_si512((const void *)q_shift));
+    /* output bit 2 = input bit q: matrix byte 7 - 2 */
+    const __m512i pick = _mm512_setr_epi64(1LL << 40, 2LL << 40, 4LL << 40, 8LL << 40, 16LL << 40, 32LL << 40,
+                                           64LL << 40, 128LL << 40);
+    const __m512i top = _mm512_gf2p8affine_epi64_epi8(
+        _mm512_permutexvar_epi32(_mm512_loadu_si512((const void *)h_at), qh), pick, 0);
+    /* (low & 3) | top */
+    return _mm512_ternarylogic_epi32(low, top, _mm512_set1_epi8(3), 0xec);
+}
+
+AVX512_GFNI INLINE __m512 row_q3_K_gfni(const uint8_t *row, int64_t c, const signed_act *act,
+                                        __m512i lower, __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 110;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 32));
+    const __m512i hm = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)w));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = three_bit_step(qs, hm, s);
+    (void)lower, (void)upper;
+    return add_row(lv, act, 0, int_scales_by(half_hw16(w + 108), q3_k_scales(w + 96)), sum);
+}
+
+/* iq3_k / iq3_ks: the 8 values (`lower`) by one vpshufb */
+AVX512_GFNI INLINE __m512 row_iq3_k_gfni(const uint8_t *row, int64_t c, const signed_act *act,
+                                         __m512i lower, __m512i upper, __m512 sum) {
+    const uint8_t *w = row + c * 110;
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 14));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 78)));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_shuffle_epi8(lower, three_bit_step(qs, qh, s));
+    (void)upper;
+    return add_row(lv, act, (__mmask16)lq_load_u16(w + 2), int_scales_by(half_hw16(w), iq3_k_scales(w)), sum);
+}
+
+AVX512_GFNI INLINE __m512 row_iq3_ks_gfni(const uint8_t *row, int64_t c, const signed_act *act,
+                                          __m512i lower, __m512i upper, __m512 sum) {
+    const uint8_t *w = row + 2 + c * 102;
+    const unsigned extra = lq_load_u16(w);
+    const __m512i qs = _mm512_loadu_si512((const void *)(w + 6));
+    const __m512i qh = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(w + 70)));
+    __m512i lv[4];
+    for (int s = 0; s < 4; s++)
+        lv[s] = _mm512_shuffle_epi8(lower, three_bit_step(qs, qh, s));
+    (void)upper;
+    return add_row(lv, act, pair_bits(extra >> 8), int_scales_by(half_hw16(row), iq3_ks_scales(w, extra)), sum);
+}
+
 /* Rows in blocks of ROW_BLOCK, columns in blocks of ACT_BLOCK chunks (a
  * row's float sum waits in memory between them, bits unchanged) */
 enum { ROW_BLOCK = 16 };
 
-#define PLAIN_GEMV(type, base, delta, lower, upper)                                               \
-    AVX512 void lq_gemv_##type##_avx512(const uint8_t *rows, int64_t row_bytes, int64_t nrows,    \
-                                        int64_t nchunks, const lq_act_chunk *a, bool has_offset,  \
-                                        float *y) {                                               \
+#define GEMV_BODY(name, target, row_fn, base, delta, lower, upper)                                \
+    target static void name(const uint8_t *rows, int64_t row_bytes, int64_t nrows,               \
+                            int64_t nchunks, const lq_act_chunk *a, bool has_offset, float *y) {  \
         const __m512i lo_table = lower, hi_table = upper;                                         \
         signed_act act[ACT_BLOCK];                                                                \
         __m512 sums[ROW_BLOCK];                                                                   \
@@ -709,7 +795,7 @@ enum { ROW_BLOCK = 16 };
                     const uint8_t *row = rows + (r0 + r) * row_bytes;                             \
                     __m512 sum = sums[r];                                                         \
                     for (int c = 0; c < cn; c++)                                                  \
-                        sum = row_##type(row, c0 + c, &act[c], lo_table, hi_table, sum);          \
+                        sum = row_fn(row, c0 + c, &act[c], lo_table, hi_table, sum);              \
                     sums[r] = sum;                                                                \
                 }                                                                                 \
             }                                                                                     \
@@ -719,12 +805,31 @@ enum { ROW_BLOCK = 16 };
         (void)has_offset;                                                                         \
     }
 
+#define GEMV_ARGS                                                                                 \
+    const uint8_t *rows, int64_t row_bytes, int64_t nrows, int64_t nchunks, const lq_act_chunk *a, \
+        bool has_offset, float *y
+#define PLAIN_GEMV(type, base, delta, lower, upper)                                               \
+    GEMV_BODY(gemv_##type, AVX512, row_##type, base, delta, lower, upper)                         \
+    AVX512 void lq_gemv_##type##_avx512(GEMV_ARGS) {                                              \
+        gemv_##type(rows, row_bytes, nrows, nchunks, a, has_offset, y);                           \
+    }
+/* the types with top bits: a GFNI form where the CPU has it */
+#define PLAIN_GEMV_GFNI(type, base, delta, lower, upper, lower8)                                  \
+    GEMV_BODY(gemv_##type, AVX512, row_##type, base, delta, lower, upper)                         \
+    GEMV_BODY(gemv_##type##_gfni, AVX512_GFNI, row_##type##_gfni, base, delta, lower8,            \
+              _mm512_setzero_si512())                                                             \
+    AVX512 void lq_gemv_##type##_avx512(GEMV_ARGS) {                                              \
+        (have_gfni() ? gemv_##type##_gfni : gemv_##type)(rows, row_bytes, nrows, nchunks, a,      \
+                                                         has_offset, y);                          \
+    }
+
 PLAIN_GEMV(iq2_k, 128, IQ2_DELTA, unsigned_table(lq_iq2nl_values, 4), _mm512_setzero_si512())
-PLAIN_GEMV(iq3_k, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4), unsigned_table(lq_iq3nl_values + 4, 4))
+PLAIN_GEMV_GFNI(iq3_k, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4),
+                unsigned_table(lq_iq3nl_values + 4, 4), unsigned_table(lq_iq3nl_values, 8))
 PLAIN_GEMV(iq5_k, 128, IQ5_DELTA, unsigned_table(lq_iq5nl_values, 16),
            unsigned_table(lq_iq5nl_values + 16, 16))
-PLAIN_GEMV(iq3_ks, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4),
-           unsigned_table(lq_iq3nl_values + 4, 4))
+PLAIN_GEMV_GFNI(iq3_ks, 128, IQ3_DELTA, unsigned_table(lq_iq3nl_values, 4),
+                unsigned_table(lq_iq3nl_values + 4, 4), unsigned_table(lq_iq3nl_values, 8))
 PLAIN_GEMV(iq4_ks, 128, IQ4_DELTA, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
 PLAIN_GEMV(iq4_kss, 128, IQ4_DELTA, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
 PLAIN_GEMV(iq5_ks, 128, IQ5_DELTA, unsigned_table(lq_iq5nl_values, 16),
@@ -732,7 +837,7 @@ PLAIN_GEMV(iq5_ks, 128, IQ5_DELTA, unsigned_table(lq_iq5nl_values, 16),
 PLAIN_GEMV(iq2_kl, 128, 0, iq2_kl_unsigned_pairs(), _mm512_setzero_si512())
 /* iq4_xs's values are iq4_k's base half */
 PLAIN_GEMV(iq4_xs, 128, 0, unsigned_table(lq_iq4k_values, 16), _mm512_setzero_si512())
-PLAIN_GEMV(q3_K, 4, 0, _mm512_setzero_si512(), _mm512_setzero_si512())
+PLAIN_GEMV_GFNI(q3_K, 4, 0, _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512())
 PLAIN_GEMV(q2_K, 0, 0, _mm512_setzero_si512(), _mm512_setzero_si512())
 
 static const struct {
