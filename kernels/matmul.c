@@ -156,10 +156,15 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         p->panel.simd_decode = lq_panel_decode_simd(packed_type, level);
         if (p->source == ROWS_UNPACKED && ncols % LQ_PANEL_K == 0) {
             p->panel.group_decode = lq_panel_group_decode_simd(wtype, level);
-            if (p->panel.group_decode && p->info->interleave <= 16)
+            /* the type's own fused GEMV (legacy and k-quant forms, then the
+             * IQK ones), else the generic one over its group decoder */
+            if (p->panel.group_decode && p->info->interleave <= 16) {
                 p->panel.group_gemv = lq_group_gemv_fused(wtype, level);
-            if (p->panel.group_decode && p->info->interleave <= 16 && !p->panel.group_gemv)
-                p->panel.group_gemv = lq_group_gemv_for(level, packed_type);
+                if (!p->panel.group_gemv)
+                    p->panel.group_gemv = lq_group_gemv_fused_iqk(wtype, level);
+                if (!p->panel.group_gemv)
+                    p->panel.group_gemv = lq_group_gemv_for(level, packed_type);
+            }
         }
         /* an interleaved type without a group GEMV unpacks each group and
          * runs its base type's fused GEMV on the rows */

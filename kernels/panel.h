@@ -216,6 +216,9 @@ void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups
 /* AVX2: the arithmetic of the tile for the base type `type`'s levels
  * (lq_tile_kernel_for), so that one vector gets the same bits as in a tile */
 lq_group_gemv_fn lq_group_gemv_avx2_for(int type);
+/* A group GEMV of the interleaved type `type` with its decoder fused in
+ * (panel_avx512_iqk_gemv.c), or NULL: same arguments, `decode` unused. */
+lq_group_gemv_fn lq_group_gemv_fused_iqk(int type, lq_simd_level level);
 /* The group GEMV of `level` for groups of base type `type`, or NULL
  * (scalar). */
 lq_group_gemv_fn lq_group_gemv_for(lq_simd_level level, int type);

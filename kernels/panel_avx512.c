@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "panel_avx512.h"
+#include "panel_avx512_iqk.h"
 
 
 AVX512 INLINE void tile_body(const lq_panel_chunk *w, int64_t w_stride,
@@ -361,12 +362,7 @@ AVX512 INLINE void decode_mxfp4(const uint8_t *row, int64_t chunk, int count, lq
 /* q5_0 / q5_1: the fifth bit of weight j is bit j of the block's 32-bit qh;
  * lane L of step s holds weights 16 (L & 1) + 4 s + j of block L / 2, so
  * its 4 bits are qh >> (16 (L & 1) + 4 s), spread to bytes by a test */
-AVX512 INLINE void fifth_bits(const uint8_t *first_qh, int stride, lq_panel_chunk *out) {
-    uint32_t qh[8];
-    for (int k = 0; k < 8; k++)
-        memcpy(&qh[k], first_qh + k * stride, 4);
-    const __m512i bits = spread_pairs(_mm256_setr_epi32((int)qh[0], (int)qh[1], (int)qh[2], (int)qh[3],
-                                                        (int)qh[4], (int)qh[5], (int)qh[6], (int)qh[7]));
+AVX512 INLINE void add_fifth_bits(__m512i bits, lq_panel_chunk *out) {
     const __m512i half = _mm512_setr_epi32(0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16);
     const __m512i low_byte = _mm512_broadcast_i32x4(
         _mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
@@ -379,6 +375,15 @@ AVX512 INLINE void fifth_bits(const uint8_t *first_qh, int stride, lq_panel_chun
         v = _mm512_mask_add_epi8(v, set, v, _mm512_set1_epi8(16));
         _mm512_store_si512((void *)(out->level + 64 * s), v);
     }
+}
+
+AVX512 INLINE void fifth_bits(const uint8_t *first_qh, int stride, lq_panel_chunk *out) {
+    uint32_t qh[8];
+    for (int k = 0; k < 8; k++)
+        memcpy(&qh[k], first_qh + k * stride, 4);
+    add_fifth_bits(spread_pairs(_mm256_setr_epi32((int)qh[0], (int)qh[1], (int)qh[2], (int)qh[3],
+                                                  (int)qh[4], (int)qh[5], (int)qh[6], (int)qh[7])),
+                   out);
 }
 
 AVX512 INLINE void subtract_levels(lq_panel_chunk *out, int bias) {
@@ -397,12 +402,33 @@ AVX512 INLINE void decode_q5_0(const uint8_t *row, int64_t chunk, int count, lq_
     (void)count;
 }
 
+/* q5_1: the first 8 bytes of a block (d, m, qh) come in with vector loads,
+ * one block per 128-bit lane, and one permute gathers them: built from
+ * scalar loads, gcc merged the qh words on the stack and the vector load
+ * waited on store forwarding (a third of q5_0's speed). */
 AVX512 INLINE void decode_q5_1(const uint8_t *row, int64_t chunk, int count, lq_panel_chunk *out) {
     const uint8_t *b = row + chunk * 8 * 24;
     nibble_blocks(b, 24, 8, NULL, 0, out);
-    fifth_bits(b + 4, 24, out);
-    _mm512_store_ps(out->scale, block_scales(b, 24));
-    _mm512_store_ps(out->offset, block_scales(b + 2, 24));
+    __m512i head[2];
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *p = b + 4 * h * 24;
+        __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)p));
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(p + 24)), 1);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(p + 48)), 2);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(const void *)(p + 72)), 3);
+        head[h] = z;
+    }
+    /* dwords 0-7: d | m << 16 of blocks 0-7; 8-15: their qh */
+    const __m512i dm_qh = _mm512_permutex2var_epi32(
+        head[0], _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29), head[1]);
+    add_fifth_bits(_mm512_permutexvar_epi32(
+                       _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15), dm_qh),
+                   out);
+    const __m512 dm = _mm512_cvtph_ps(_mm512_castsi512_si256(dm_qh));
+    _mm512_store_ps(out->scale, _mm512_permutexvar_ps(
+                                    _mm512_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14), dm));
+    _mm512_store_ps(out->offset, _mm512_permutexvar_ps(
+                                     _mm512_setr_epi32(1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15), dm));
     (void)count;
 }
 
@@ -594,13 +620,10 @@ LQ_PANEL_GEMV(decode_iq4_nl)
 LQ_PANEL_GEMV(decode_q4_K)
 LQ_PANEL_GEMV(decode_q5_K)
 LQ_PANEL_GEMV(decode_q6_K)
-LQ_PANEL_GEMV(decode_iq4_xs)
 LQ_PANEL_GEMV(decode_q4_1)
 LQ_PANEL_GEMV(decode_mxfp4)
 LQ_PANEL_GEMV(decode_q5_0)
 LQ_PANEL_GEMV(decode_q5_1)
-LQ_PANEL_GEMV(decode_q2_K)
-LQ_PANEL_GEMV(decode_q3_K)
 LQ_PANEL_GEMV(decode_q6_0)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
@@ -610,15 +633,15 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512[] = {
     {LQ_TYPE_Q4_K, decode_q4_K, NULL, gemv_decode_q4_K},
     {LQ_TYPE_Q5_K, decode_q5_K, NULL, gemv_decode_q5_K},
     {LQ_TYPE_Q6_K, decode_q6_K, NULL, gemv_decode_q6_K},
-    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL, gemv_decode_iq4_xs},
+    {LQ_TYPE_IQ4_XS, decode_iq4_xs, NULL, lq_gemv_iq4_xs_avx512},
     {LQ_TYPE_Q4_0_R8, NULL, group_q4_0_r8, NULL},
     {LQ_TYPE_Q8_0_R8, NULL, group_q8_0_r8, NULL},
     {LQ_TYPE_Q4_1, decode_q4_1, NULL, gemv_decode_q4_1},
     {LQ_TYPE_MXFP4, decode_mxfp4, NULL, gemv_decode_mxfp4},
     {LQ_TYPE_Q5_0, decode_q5_0, NULL, gemv_decode_q5_0},
     {LQ_TYPE_Q5_1, decode_q5_1, NULL, gemv_decode_q5_1},
-    {LQ_TYPE_Q2_K, decode_q2_K, NULL, gemv_decode_q2_K},
-    {LQ_TYPE_Q3_K, decode_q3_K, NULL, gemv_decode_q3_K},
+    {LQ_TYPE_Q2_K, decode_q2_K, NULL, lq_gemv_q2_K_avx512},
+    {LQ_TYPE_Q3_K, decode_q3_K, NULL, lq_gemv_q3_K_avx512},
     {LQ_TYPE_Q6_0, decode_q6_0, NULL, gemv_decode_q6_0},
 };
 const int lq_panel_decoders_avx512_count =
