@@ -20,6 +20,8 @@
  */
 #include "panel.h"
 
+#include <stdlib.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <pthread.h>
@@ -699,7 +701,9 @@ AVX512 INLINE __m512 row_q2_K(const uint8_t *row, int64_t c, const signed_act *a
  * A top bit (bit g / 2 of the bytes of lane g after the dword permute) goes
  * to bit 2 by one affine map per qword (qword q holds lanes 2q, 2q + 1),
  * and one ternary op merges it with the 2-bit value: no mask registers.
- * Where the CPU has GFNI (cpuid 7.0 ecx bit 8, probed once). */
+ * Where the CPU has GFNI (cpuid 7.0 ecx bit 8, probed once); LQ_KERNELS_NO_GFNI
+ * set in the environment takes the other form, so that the tests can run it
+ * on a CPU that has GFNI. */
 
 #define AVX512_GFNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")))
 
@@ -708,7 +712,8 @@ static bool gfni_present; /* written once under gfni_once */
 
 static void detect_gfni(void) {
     unsigned a, b, c, d;
-    gfni_present = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 8 & 1u);
+    gfni_present = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 8 & 1u) &&
+                   !getenv("LQ_KERNELS_NO_GFNI");
 }
 
 static bool have_gfni(void) {
