@@ -177,6 +177,11 @@ extern const int lq_panel_decoders_avx2_kquants_count;
 /* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
 extern const int lq_panel_decoders_avx2_groups_count;
+/* AVX-512 decoders of the lattice i-quants, Bitnet and their interleaved
+ * forms (panel_avx512_lattice.c); an interleaved entry's gemv runs over
+ * whole groups (`rows` are groups, y[4 g + k]) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_lattice[];
+extern const int lq_panel_decoders_avx512_lattice_count;
 /* AVX2 decoders of the lattice i-quants and Bitnet (panel_avx2_lattice.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_lattice[];
 extern const int lq_panel_decoders_avx2_lattice_count;

@@ -324,6 +324,7 @@ typedef struct simd_table {
 static const simd_table simd_tables[] = {
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512, &lq_panel_decoders_avx512_count},
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_iqk, &lq_panel_decoders_avx512_iqk_count},
+    {LQ_SIMD_AVX512, lq_panel_decoders_avx512_lattice, &lq_panel_decoders_avx512_lattice_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_trellis, &lq_panel_decoders_avx2_trellis_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_legacy, &lq_panel_decoders_avx2_legacy_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_kquants, &lq_panel_decoders_avx2_kquants_count},
