@@ -89,17 +89,45 @@ AVX512 INLINE __m512i points4(const uint32_t *grid, const uint16_t *idx, int q) 
                             (int)grid[p[3]], (int)grid[p[2]], (int)grid[p[1]], (int)grid[p[0]]);
 }
 
+#ifndef LATTICE_GATHER
+#define LATTICE_GATHER 0 /* scalar loads measured faster on Zen 5 */
+#endif
+
 AVX512 INLINE void grid8_steps(const uint64_t *grid, const uint16_t *idx, __m512i step[4]) {
     __m512i r[4];
-    for (int q = 0; q < 4; q++)
-        r[q] = points8(grid, idx, q);
+    if (LATTICE_GATHER) {
+        const __m512i all = _mm512_load_si512((const void *)idx);
+        for (int q = 0; q < 4; q++) {
+            const __m512i pick = _mm512_add_epi16(
+                WORDS(0, 1, 8, 9, 16, 17, 24, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 0, 0),
+                _mm512_set1_epi16((short)(2 * q)));
+            const __m256i vindex = _mm256_cvtepu16_epi32(_mm512_castsi512_si128(_mm512_permutexvar_epi16(pick, all)));
+            r[q] = _mm512_i32gather_epi64(vindex, (const void *)grid, 8);
+        }
+    } else {
+        for (int q = 0; q < 4; q++)
+            r[q] = points8(grid, idx, q);
+    }
     transpose_steps(r, step);
 }
 
 AVX512 INLINE void grid4_steps(const uint32_t *grid, const uint16_t *idx, __m512i step[4]) {
     __m512i r[4];
-    for (int q = 0; q < 4; q++)
-        r[q] = points4(grid, idx, q);
+    if (LATTICE_GATHER) {
+        const __m512i lo = _mm512_load_si512((const void *)idx), hi = _mm512_load_si512((const void *)(idx + 32));
+        for (int q = 0; q < 4; q++) {
+            const __m512i pick = _mm512_add_epi16(
+                WORDS(0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 0, 0, 0, 0),
+                _mm512_set1_epi16((short)(4 * q)));
+            const __m512i vindex = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, pick, hi)));
+            r[q] = _mm512_i32gather_epi32(vindex, (const void *)grid, 4);
+        }
+    } else {
+        for (int q = 0; q < 4; q++)
+            r[q] = points4(grid, idx, q);
+    }
     transpose_steps(r, step);
 }
 
@@ -424,6 +452,21 @@ AVX512 INLINE void regs_iq2_bn(const uint8_t *row, int64_t chunk, chunk_regs *ou
     out->scale = _mm512_set1_ps(lq_load_f32(row));
 }
 
+/* iq1_bn's step s, lane m (block m): the byte of each weight (block 3's
+ * from 3 bytes on, see below) and 3^(4 - t) for its trit t */
+static const uint8_t bn1_pick[4][64] = {
+    {0, 0, 0, 0, 3, 3, 3, 3, 6, 6, 6, 6, 9, 9, 9, 9, 0, 0, 0, 0, 3, 3, 3, 3, 6, 6, 6, 6, 9, 9, 9, 9, 0, 0, 0, 0, 3, 3, 3, 3, 6, 6, 6, 6, 9, 9, 9, 9, 3, 3, 3, 3, 6, 6, 6, 6, 9, 9, 9, 9, 12, 12, 12, 12},
+    {0, 1, 1, 1, 3, 4, 4, 4, 6, 7, 7, 7, 9, 10, 10, 10, 0, 1, 1, 1, 3, 4, 4, 4, 6, 7, 7, 7, 9, 10, 10, 10, 0, 1, 1, 1, 3, 4, 4, 4, 6, 7, 7, 7, 9, 10, 10, 10, 3, 4, 4, 4, 6, 7, 7, 7, 9, 10, 10, 10, 12, 13, 13, 13},
+    {1, 1, 2, 2, 4, 4, 5, 5, 7, 7, 8, 8, 10, 10, 11, 11, 1, 1, 2, 2, 4, 4, 5, 5, 7, 7, 8, 8, 10, 10, 11, 11, 1, 1, 2, 2, 4, 4, 5, 5, 7, 7, 8, 8, 10, 10, 11, 11, 4, 4, 5, 5, 7, 7, 8, 8, 10, 10, 11, 11, 13, 13, 14, 14},
+    {2, 2, 2, 12, 5, 5, 5, 12, 8, 8, 8, 12, 11, 11, 11, 12, 2, 2, 2, 12, 5, 5, 5, 12, 8, 8, 8, 12, 11, 11, 11, 12, 2, 2, 2, 12, 5, 5, 5, 12, 8, 8, 8, 12, 11, 11, 11, 12, 5, 5, 5, 15, 8, 8, 8, 15, 11, 11, 11, 15, 14, 14, 14, 15},
+};
+static const uint8_t bn1_power[4][64] = {
+    {81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3, 81, 27, 9, 3},
+    {1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9, 1, 81, 27, 9},
+    {3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27, 3, 1, 81, 27},
+    {9, 3, 1, 81, 9, 3, 1, 27, 9, 3, 1, 9, 9, 3, 1, 3, 9, 3, 1, 81, 9, 3, 1, 27, 9, 3, 1, 9, 9, 3, 1, 3, 9, 3, 1, 81, 9, 3, 1, 27, 9, 3, 1, 9, 9, 3, 1, 3, 9, 3, 1, 81, 9, 3, 1, 27, 9, 3, 1, 9, 9, 3, 1, 3},
+};
+
 /* fp16 row scale, then 13 bytes a block: group l of 16 has weights 0-14 as
  * five trits in each of bytes 3 l .. 3 l + 2 and weight 15 as trit l of
  * byte 12. Lane m of a step holds block m: its 13 bytes are loaded into
@@ -436,19 +479,10 @@ AVX512 INLINE void regs_iq1_bn(const uint8_t *row, int64_t chunk, chunk_regs *ou
     q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(const void *)(b + 13)), 1);
     q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(const void *)(b + 26)), 2);
     q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(const void *)(b + 36)), 3);
-    static const uint8_t power[5] = {81, 27, 9, 3, 1};
     const __m512i low_byte = _mm512_set1_epi16(0x00ff), high_byte = _mm512_set1_epi16((short)0xff00);
     for (int s = 0; s < 4; s++) {
-        int8_t pick[64], mult[64];
-        for (int m = 0; m < 4; m++)
-            for (int l = 0; l < 4; l++)
-                for (int j = 0; j < 4; j++) {
-                    const int wgt = 4 * s + j, at = 16 * m + 4 * l + j;
-                    pick[at] = (int8_t)((wgt < 15 ? 3 * l + wgt / 5 : 12) + (m == 3 ? 3 : 0));
-                    mult[at] = (int8_t)power[wgt < 15 ? wgt % 5 : l];
-                }
-        const __m512i x = _mm512_shuffle_epi8(q, _mm512_loadu_si512((const void *)pick));
-        const __m512i m = _mm512_loadu_si512((const void *)mult);
+        const __m512i x = _mm512_shuffle_epi8(q, _mm512_loadu_si512((const void *)bn1_pick[s]));
+        const __m512i m = _mm512_loadu_si512((const void *)bn1_power[s]);
         const __m512i even = _mm512_and_si512(_mm512_mullo_epi16(x, _mm512_and_si512(m, low_byte)), low_byte);
         const __m512i odd = _mm512_mullo_epi16(_mm512_and_si512(x, high_byte), _mm512_srli_epi16(m, 8));
         const __m512i te = _mm512_mulhi_epu16(even, _mm512_set1_epi16(768));
