@@ -162,6 +162,18 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
         p->panel.tile = lq_tile_kernel_for(level, packed_type);
         p->panel.chunks = lq_panel_chunks(ncols);
     }
+    const lq_panel_own_group *own = p->panel.decoder ? NULL : lq_panel_own_group_find(wtype);
+    if (own) {
+        /* decoded a group at a time straight from its layout */
+        lq_panel_group_decode_fn simd =
+            ncols % LQ_PANEL_K == 0 ? lq_panel_group_decode_simd(wtype, level) : NULL;
+        p->panel.decoder = &own->decoder;
+        p->panel.group_decode = simd ? simd : own->group;
+        p->panel.group_gemv = lq_group_gemv_for(level, wtype);
+        p->panel.groups_gemv = simd ? lq_panel_gemv_simd(wtype, level) : NULL;
+        p->panel.tile = lq_tile_kernel_for(level, wtype);
+        p->panel.chunks = lq_panel_chunks(ncols);
+    }
     return LQ_OK;
 }
 

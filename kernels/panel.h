@@ -83,6 +83,18 @@ extern const int lq_panel_decoders_iqk_count;
 extern const lq_panel_decoder lq_panel_decoders_trellis[];
 extern const int lq_panel_decoders_trellis_count;
 
+/* An interleaved type of a format of its own, with no base type to unpack
+ * into (iq1_s_r4, iq1_m_r4; panel_decode_lattice.c): its scalar group
+ * decoder, which takes any chunk (a short one padded) and writes lane
+ * order; `decoder` gives the type and has_offset (decode is NULL). Its
+ * SIMD group decoders (full chunks) are in the SIMD tables. */
+typedef struct lq_panel_own_group {
+    lq_panel_decoder decoder;
+    void (*group)(const uint8_t *group, int64_t ncols, int64_t chunk, struct lq_panel_chunk *out,
+                  int64_t out_stride);
+} lq_panel_own_group;
+const lq_panel_own_group *lq_panel_own_group_find(int type);
+
 /* The scalar decoder of a type (panel_decode*.c), or NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */
