@@ -629,6 +629,66 @@ AVX512 INLINE void regs_iq2_bn_r4(const uint8_t *group, int64_t chunk, int k, ch
     out->scale = _mm512_set1_ps(lq_load_f32(group + 4 * k));
 }
 
+/* iq1_s_r4 / iq1_m_r4 (libquant/lattice_iq1_r4.c): d[4], then per 32
+ * columns qs[4 point + row] and the per-row high bits, shifts and scales.
+ * Indices by scalar loads; `negative` bit p: point p's shift is -1/8 */
+AVX512 INLINE void iq1_r4_levels(const uint16_t *idx, uint32_t negative, __m512i step[4]) {
+    grid8_steps(lq_iq1s_grid, idx, step);
+    const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
+    const __m512i bits = _mm512_set1_epi32((int)negative);
+    for (int s = 0; s < 4; s++) {
+        /* lane L, step s: point 2 L + s / 2 */
+        const __m512i which = _mm512_sllv_epi32(
+            _mm512_set1_epi32(1),
+            _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                             _mm512_set1_epi32(s / 2)));
+        const __mmask16 neg = _mm512_test_epi32_mask(bits, which);
+        step[s] = _mm512_add_epi8(times8(step[s]), _mm512_mask_blend_epi32(neg, one, minus_one));
+    }
+}
+
+AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
+    const uint8_t *b = group + 8 + chunk * 8 * 24;
+    _Alignas(64) uint16_t idx[32];
+    _Alignas(32) int32_t l[8];
+    uint32_t negative = 0;
+    for (int ib = 0; ib < 8; ib++) {
+        const uint8_t *blk = b + 24 * ib;
+        const unsigned h = lq_load_u16(blk + 16 + 2 * k);
+        for (int i = 0; i < 4; i++)
+            idx[4 * ib + i] = (uint16_t)(blk[4 * i + k] | ((h >> (3 * i)) & 7) << 8);
+        negative |= (h >> 15) * (0xfu << (4 * ib));
+        l[ib] = (int32_t)(2 * ((h >> 12) & 7) + 1);
+    }
+    iq1_r4_levels(idx, negative, out->step);
+    const __m256 odd = _mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(const void *)l));
+    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(group + 2 * k)), odd),
+                                           _mm256_set1_ps(0.125f)));
+}
+
+AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
+    const uint8_t *b = group + 8 + chunk * 8 * 28;
+    _Alignas(64) uint16_t idx[32];
+    _Alignas(64) int32_t l[16];
+    uint32_t negative = 0;
+    for (int ib = 0; ib < 8; ib++) {
+        const uint8_t *blk = b + 28 * ib;
+        for (int half = 0; half < 2; half++) {
+            const unsigned h = blk[16 + 4 * half + k];
+            for (int g = 0; g < 2; g++) {
+                const int p = 4 * ib + 2 * half + g;
+                idx[p] = (uint16_t)(blk[4 * (2 * half + g) + k] | ((h >> (4 * g)) & 7) << 8);
+                negative |= ((h >> (4 * g + 3)) & 1u) << p;
+            }
+        }
+        l[2 * ib] = blk[24 + k] & 15;
+        l[2 * ib + 1] = blk[24 + k] >> 4;
+    }
+    iq1_r4_levels(idx, negative, out->step);
+    const __m512 lf = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)l));
+    out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(half_at(group + 2 * k)), lf), _mm512_set1_ps(0.125f));
+}
+
 /* ---- decoders and GEMVs ----------------------------------------------------- */
 
 /* a base type's chunk decoder and its one-vector product, two rows at a
@@ -715,6 +775,8 @@ GROUP_KERNELS(iq2_s_r4)
 GROUP_KERNELS(iq3_xxs_r4)
 GROUP_KERNELS(iq3_s_r4)
 GROUP_KERNELS(iq2_bn_r4)
+GROUP_KERNELS(iq1_s_r4)
+GROUP_KERNELS(iq1_m_r4)
 
 const lq_panel_simd_decoder lq_panel_decoders_avx512_lattice[] = {
     {LQ_TYPE_IQ2_XXS, decode_iq2_xxs, NULL, gemv_iq2_xxs},
@@ -732,6 +794,8 @@ const lq_panel_simd_decoder lq_panel_decoders_avx512_lattice[] = {
     {LQ_TYPE_IQ3_XXS_R4, NULL, group_iq3_xxs_r4, gemv_iq3_xxs_r4},
     {LQ_TYPE_IQ3_S_R4, NULL, group_iq3_s_r4, gemv_iq3_s_r4},
     {LQ_TYPE_IQ2_BN_R4, NULL, group_iq2_bn_r4, gemv_iq2_bn_r4},
+    {LQ_TYPE_IQ1_S_R4, NULL, group_iq1_s_r4, gemv_iq1_s_r4},
+    {LQ_TYPE_IQ1_M_R4, NULL, group_iq1_m_r4, gemv_iq1_m_r4},
 };
 const int lq_panel_decoders_avx512_lattice_count =
     (int)(sizeof lq_panel_decoders_avx512_lattice / sizeof lq_panel_decoders_avx512_lattice[0]);
