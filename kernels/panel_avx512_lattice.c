@@ -27,6 +27,11 @@
 #include "lattice_grids.h"
 #include "panel_avx512.h"
 
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* f16 by vcvtph2ps (the software conversion branches) */
+AVX512 INLINE float f16_at(const uint8_t *p) { return _cvtsh_ss(lq_load_u16(p)); }
+
 enum { SUPER = 256 };
 
 /* 32 16-bit constants, first word lowest */
@@ -38,6 +43,7 @@ typedef struct chunk_regs {
 } chunk_regs;
 
 AVX512 INLINE void store_regs(const chunk_regs *c, lq_panel_chunk *out) {
+    UNROLL
     for (int s = 0; s < 4; s++)
         _mm512_store_si512((void *)(out->level + 64 * s), c->step[s]);
     _mm512_store_ps(out->scale, c->scale);
@@ -49,6 +55,7 @@ AVX512 INLINE void store_regs(const chunk_regs *c, lq_panel_chunk *out) {
 AVX512 INLINE __m512 dot_regs(const chunk_regs *w, const lq_act_chunk *a, __m512 sum) {
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     __m512i isum = _mm512_setzero_si512(), wsum = _mm512_setzero_si512();
+    UNROLL
     for (int s = 0; s < 4; s++) {
         wsum = _mm512_dpbusd_epi32(wsum, bias, w->step[s]);
         isum = _mm512_dpbusd_epi32(isum, _mm512_load_si512((const void *)(a->biased + 64 * s)),
@@ -89,45 +96,29 @@ AVX512 INLINE __m512i points4(const uint32_t *grid, const uint16_t *idx, int q) 
                             (int)grid[p[3]], (int)grid[p[2]], (int)grid[p[1]], (int)grid[p[0]]);
 }
 
-#ifndef LATTICE_GATHER
-#define LATTICE_GATHER 0 /* scalar loads measured faster on Zen 5 */
-#endif
+
+/* Grid points by scalar loads and inserts: vpgatherdq / vpgatherdd, all or
+ * half of them, measured slower on Zen 5, and so did points stored into
+ * lane order by scalar stores (the vector loads wait for the stores). The
+ * indices are read back from memory: kept in registers, they would come
+ * out by vpextrw, a shuffle each. */
+#define FROM_MEMORY(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 AVX512 INLINE void grid8_steps(const uint64_t *grid, const uint16_t *idx, __m512i step[4]) {
     __m512i r[4];
-    if (LATTICE_GATHER) {
-        const __m512i all = _mm512_load_si512((const void *)idx);
-        for (int q = 0; q < 4; q++) {
-            const __m512i pick = _mm512_add_epi16(
-                WORDS(0, 1, 8, 9, 16, 17, 24, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                      0, 0, 0),
-                _mm512_set1_epi16((short)(2 * q)));
-            const __m256i vindex = _mm256_cvtepu16_epi32(_mm512_castsi512_si128(_mm512_permutexvar_epi16(pick, all)));
-            r[q] = _mm512_i32gather_epi64(vindex, (const void *)grid, 8);
-        }
-    } else {
-        for (int q = 0; q < 4; q++)
-            r[q] = points8(grid, idx, q);
-    }
+    FROM_MEMORY(idx);
+    UNROLL
+    for (int q = 0; q < 4; q++)
+        r[q] = points8(grid, idx, q);
     transpose_steps(r, step);
 }
 
 AVX512 INLINE void grid4_steps(const uint32_t *grid, const uint16_t *idx, __m512i step[4]) {
     __m512i r[4];
-    if (LATTICE_GATHER) {
-        const __m512i lo = _mm512_load_si512((const void *)idx), hi = _mm512_load_si512((const void *)(idx + 32));
-        for (int q = 0; q < 4; q++) {
-            const __m512i pick = _mm512_add_epi16(
-                WORDS(0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                      0, 0, 0, 0, 0),
-                _mm512_set1_epi16((short)(4 * q)));
-            const __m512i vindex = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, pick, hi)));
-            r[q] = _mm512_i32gather_epi32(vindex, (const void *)grid, 4);
-        }
-    } else {
-        for (int q = 0; q < 4; q++)
-            r[q] = points4(grid, idx, q);
-    }
+    FROM_MEMORY(idx);
+    UNROLL
+    for (int q = 0; q < 4; q++)
+        r[q] = points4(grid, idx, q);
     transpose_steps(r, step);
 }
 
@@ -136,6 +127,7 @@ AVX512 INLINE void grid4_steps(const uint32_t *grid, const uint16_t *idx, __m512
 AVX512 INLINE void apply_signs(__m256i signs, __m512i step[4]) {
     const __m512i per_lane = _mm512_cvtepu16_epi32(signs); /* lane L: sign bytes 2 L, 2 L + 1 */
     const __m512i zero = _mm512_setzero_si512();
+    UNROLL
     for (int s = 0; s < 4; s++) {
         const int b = s / 2; /* byte b of each dword to its 4 bytes */
         const __m512i spread = _mm512_shuffle_epi8(
@@ -223,7 +215,7 @@ AVX512 INLINE void regs_iq2_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
     grid8_steps(lq_iq2xxs_grid, idx, out->step);
     apply_signs(parity_signs(spread7(aux)), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
-        iq2_scales(half_at(w), _mm512_castsi256_si512(_mm256_srli_epi32(aux, 28)))));
+        iq2_scales(f16_at(w), _mm512_castsi256_si512(_mm256_srli_epi32(aux, 28)))));
 }
 
 /* ---- iq2_xs: d, 32 x u16 (9-bit index | 7 sign bits << 9), 16 nibble
@@ -248,7 +240,7 @@ AVX512 INLINE void regs_iq2_xs(const uint8_t *row, int64_t chunk, chunk_regs *ou
     const __m512i signs = _mm512_or_si512(t, _mm512_slli_epi16(_mm512_and_si512(p, _mm512_set1_epi16(1)), 7));
     uint64_t sc;
     memcpy(&sc, w + 66, 8);
-    iq2_xs_common(e, signs, half_at(w), sc, out);
+    iq2_xs_common(e, signs, f16_at(w), sc, out);
 }
 
 /* ---- iq2_s: d, 32 low index bytes, 32 sign bytes, 8 bytes of 2 high index
@@ -282,7 +274,7 @@ AVX512 INLINE void regs_iq2_s(const uint8_t *row, int64_t chunk, chunk_regs *out
     memcpy(&qh, w + 66, 8);
     memcpy(&sc, w + 74, 8);
     iq2_s_common(_mm256_loadu_si256((const __m256i *)(const void *)(w + 2)), qh,
-                 _mm256_loadu_si256((const __m256i *)(const void *)(w + 34)), half_at(w), sc, out);
+                 _mm256_loadu_si256((const __m256i *)(const void *)(w + 34)), f16_at(w), sc, out);
 }
 
 /* ---- iq3_xxs: d, 64 grid bytes, per 32 a u32 of 4 x 7 sign bits and the
@@ -304,7 +296,7 @@ AVX512 INLINE void regs_iq3_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
     grid4_steps(lq_iq3xxs_grid, idx, out->step);
     const __m256i aux = _mm256_loadu_si256((const __m256i *)(const void *)(w + 66));
     apply_signs(parity_signs(spread7(aux)), out->step);
-    out->scale = iq3xxs_scales(half_at(w), _mm256_srli_epi32(aux, 28));
+    out->scale = iq3xxs_scales(f16_at(w), _mm256_srli_epi32(aux, 28));
 }
 
 /* ---- iq3_s: d, 64 low index bytes, 8 bytes of one high index bit per
@@ -343,7 +335,7 @@ AVX512 INLINE void regs_iq3_s(const uint8_t *row, int64_t chunk, chunk_regs *out
     const __m512i l16 = nibbles16(lq_load_u32(w + 106));
     const __m512i l = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
                                                l16);
-    out->scale = iq3s_scales(half_at(w), l);
+    out->scale = iq3s_scales(f16_at(w), l);
 }
 
 /* ---- iq1_s, iq1_m: levels 8 coordinate +- 1, scale dl / 8 ------------------ */
@@ -379,11 +371,12 @@ AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out
         _mm512_castsi128_si512(qh));
     const __mmask16 negative = _mm512_test_epi32_mask(words, _mm512_set1_epi32((int)0x80008000u));
     const __m512i shift = _mm512_mask_blend_epi32(negative, _mm512_set1_epi8(1), _mm512_set1_epi8(-1));
+    UNROLL
     for (int s = 0; s < 4; s++)
         out->step[s] = _mm512_add_epi8(times8(out->step[s]), shift);
     const __m256i l = _mm256_and_si256(_mm256_srli_epi32(_mm256_cvtepu16_epi32(qh), 12), _mm256_set1_epi32(7));
     const __m256i odd = _mm256_add_epi32(_mm256_slli_epi32(l, 1), _mm256_set1_epi32(1));
-    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(w)), _mm256_cvtepi32_ps(odd)),
+    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(w)), _mm256_cvtepi32_ps(odd)),
                                            _mm256_set1_ps(0.125f)));
 }
 
@@ -410,6 +403,7 @@ AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out
     /* step s of lane L is point 2 L + s / 2: shift bit 3 or 7 of byte L */
     const __m512i bytes = _mm512_cvtepu8_epi32(qh);
     const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
+    UNROLL
     for (int s = 0; s < 4; s++) {
         const __mmask16 negative = _mm512_test_epi32_mask(bytes, _mm512_set1_epi32(s < 2 ? 0x08 : 0x80));
         out->step[s] = _mm512_add_epi8(times8(out->step[s]), _mm512_mask_blend_epi32(negative, one, minus_one));
@@ -417,7 +411,7 @@ AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out
     const uint64_t sc = (uint64_t)lq_load_u32(w + 48) | (uint64_t)lq_load_u32(w + 52) << 32;
     const uint16_t dbits = (uint16_t)((sc >> 12 & 0xf) | (sc >> 24 & 0xf0) | (sc >> 36 & 0xf00) |
                                       (sc >> 48 & 0xf000));
-    const float d = lq_half_to_float(dbits);
+    const float d = _cvtsh_ss(dbits);
     /* group g: bits 3 (g % 4) of word g / 4 */
     const __m512i words = _mm512_permutexvar_epi16(
         WORDS(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6,
@@ -439,6 +433,7 @@ AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out
 AVX512 INLINE void bn2_steps(__m512i blocks, __m512i step[4]) {
     const __m512i shift = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
     const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+    UNROLL
     for (int s = 0; s < 4; s++) {
         const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12),
                                              _mm512_set1_epi32(s));
@@ -480,6 +475,7 @@ AVX512 INLINE void regs_iq1_bn(const uint8_t *row, int64_t chunk, chunk_regs *ou
     q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(const void *)(b + 26)), 2);
     q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)(const void *)(b + 36)), 3);
     const __m512i low_byte = _mm512_set1_epi16(0x00ff), high_byte = _mm512_set1_epi16((short)0xff00);
+    UNROLL
     for (int s = 0; s < 4; s++) {
         const __m512i x = _mm512_shuffle_epi8(q, _mm512_loadu_si512((const void *)bn1_pick[s]));
         const __m512i m = _mm512_loadu_si512((const void *)bn1_power[s]);
@@ -489,7 +485,7 @@ AVX512 INLINE void regs_iq1_bn(const uint8_t *row, int64_t chunk, chunk_regs *ou
         const __m512i to = _mm512_mulhi_epu16(odd, _mm512_set1_epi16(3));
         out->step[s] = _mm512_sub_epi8(_mm512_or_si512(te, _mm512_slli_epi16(to, 8)), _mm512_set1_epi8(1));
     }
-    out->scale = _mm512_set1_ps(half_at(row));
+    out->scale = _mm512_set1_ps(f16_at(row));
 }
 
 /* ---- interleaved forms: row k of a group of 4 ------------------------------ */
@@ -525,7 +521,7 @@ AVX512 INLINE void regs_iq2_xxs_r4(const uint8_t *group, int64_t chunk, int k, c
     grid8_steps(lq_iq2xxs_grid, idx, out->step);
     apply_signs(running_xor_signs(words), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
-        iq2_scales(half_at(b + 2 * k), _mm512_castsi256_si512(interleaved_scale(words)))));
+        iq2_scales(f16_at(b + 2 * k), _mm512_castsi256_si512(interleaved_scale(words)))));
 }
 
 /* iq3_xxs_r4: d[4], the sign and scale words as iq2_xxs_r4's, then per 32
@@ -539,7 +535,7 @@ AVX512 INLINE void regs_iq3_xxs_r4(const uint8_t *group, int64_t chunk, int k, c
     _mm512_store_si512((void *)(idx + 32), _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(q, 1)));
     grid4_steps(lq_iq3xxs_grid, idx, out->step);
     apply_signs(running_xor_signs(words), out->step);
-    out->scale = iq3xxs_scales(half_at(b + 2 * k), interleaved_scale(words));
+    out->scale = iq3xxs_scales(f16_at(b + 2 * k), interleaved_scale(words));
 }
 
 /* iq2_xs_r4: d[4], per 32 and row 4 u16 (9-bit index, running-XOR signs
@@ -549,7 +545,7 @@ AVX512 INLINE void regs_iq2_xs_r4(const uint8_t *group, int64_t chunk, int k, ch
     const __m512i e = row_qwords(b + 8, k);
     const __m512i t = _mm512_srli_epi16(e, 9);
     const __m512i signs = _mm512_and_si512(_mm512_xor_si512(t, _mm512_slli_epi16(t, 1)), _mm512_set1_epi16(0xff));
-    iq2_xs_common(e, signs, half_at(b + 2 * k), row_bytes8(b + 264, k), out);
+    iq2_xs_common(e, signs, f16_at(b + 2 * k), row_bytes8(b + 264, k), out);
 }
 
 /* iq2_s_r4: d[4], per 4 points and row 4 low index bytes, 32 bytes of high
@@ -558,7 +554,7 @@ AVX512 INLINE void regs_iq2_xs_r4(const uint8_t *group, int64_t chunk, int k, ch
 AVX512 INLINE void regs_iq2_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 82;
     iq2_s_common(row_dwords(b + 8, k), row_bytes8(b + 136, k), row_dwords(b + 168, k),
-                 half_at(b + 2 * k), row_bytes8(b + 296, k), out);
+                 f16_at(b + 2 * k), row_bytes8(b + 296, k), out);
 }
 
 /* iq3_s_r4: d[4]; grid byte i + 4 h of sub-block s, row k at 8 + 32 s +
@@ -572,6 +568,7 @@ AVX512 INLINE __m512i iq3s_r4_low(const uint8_t *b, int k) {
         _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 4, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
         _mm512_set1_epi8((char)k));
     __m512i p[4];
+    UNROLL
     for (int t = 0; t < 4; t++)
         p[t] = _mm512_shuffle_epi8(_mm512_loadu_si512((const void *)(b + 64 * t)), pick);
     /* word w of lane l: words 8 l, 8 l + 1; a sub-block's 4 words are
@@ -596,6 +593,7 @@ AVX512 INLINE void regs_iq3_s_r4(const uint8_t *group, int64_t chunk, int k, chu
         _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
         _mm512_castsi256_si512(row_dwords(b + 296, k)));
     const __m512i zero = _mm512_setzero_si512();
+    UNROLL
     for (int s = 0; s < 4; s++) {
         const __m512i bit = _mm512_sllv_epi32(
             _mm512_set1_epi32(0x01010101),
@@ -608,7 +606,7 @@ AVX512 INLINE void regs_iq3_s_r4(const uint8_t *group, int64_t chunk, int k, chu
     const __m256i l = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sc),
                                                          _mm256_setr_epi32(0, 8, 16, 24, 4, 12, 20, 28)),
                                        _mm256_set1_epi32(15));
-    out->scale = pair_scales(_mm512_castps512_ps256(iq3s_scales(half_at(b + 2 * k), _mm512_castsi256_si512(l))));
+    out->scale = pair_scales(_mm512_castps512_ps256(iq3s_scales(f16_at(b + 2 * k), _mm512_castsi256_si512(l))));
 }
 
 /* iq2_bn_r4: the 4 f32 row scales, then per 64 weights and row k the
@@ -624,6 +622,7 @@ AVX512 INLINE void regs_iq2_bn_r4(const uint8_t *group, int64_t chunk, int k, ch
                                                  _mm512_loadu_si512((const void *)(b + 192)));
     const __m512i lanes = _mm512_mask_blend_epi32(0xff00, lo, hi);
     const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+    UNROLL
     for (int s = 0; s < 4; s++)
         out->step[s] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi32(lanes, 2 * s), three), one);
     out->scale = _mm512_set1_ps(lq_load_f32(group + 4 * k));
@@ -636,6 +635,7 @@ AVX512 INLINE void iq1_r4_levels(const uint16_t *idx, uint32_t negative, __m512i
     grid8_steps(lq_iq1s_grid, idx, step);
     const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
     const __m512i bits = _mm512_set1_epi32((int)negative);
+    UNROLL
     for (int s = 0; s < 4; s++) {
         /* lane L, step s: point 2 L + s / 2 */
         const __m512i which = _mm512_sllv_epi32(
@@ -652,9 +652,11 @@ AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chu
     _Alignas(64) uint16_t idx[32];
     _Alignas(32) int32_t l[8];
     uint32_t negative = 0;
+    UNROLL
     for (int ib = 0; ib < 8; ib++) {
         const uint8_t *blk = b + 24 * ib;
         const unsigned h = lq_load_u16(blk + 16 + 2 * k);
+        UNROLL
         for (int i = 0; i < 4; i++)
             idx[4 * ib + i] = (uint16_t)(blk[4 * i + k] | ((h >> (3 * i)) & 7) << 8);
         negative |= (h >> 15) * (0xfu << (4 * ib));
@@ -662,7 +664,7 @@ AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chu
     }
     iq1_r4_levels(idx, negative, out->step);
     const __m256 odd = _mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(const void *)l));
-    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(group + 2 * k)), odd),
+    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(group + 2 * k)), odd),
                                            _mm256_set1_ps(0.125f)));
 }
 
@@ -671,10 +673,13 @@ AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chu
     _Alignas(64) uint16_t idx[32];
     _Alignas(64) int32_t l[16];
     uint32_t negative = 0;
+    UNROLL
     for (int ib = 0; ib < 8; ib++) {
         const uint8_t *blk = b + 28 * ib;
+        UNROLL
         for (int half = 0; half < 2; half++) {
             const unsigned h = blk[16 + 4 * half + k];
+            UNROLL
             for (int g = 0; g < 2; g++) {
                 const int p = 4 * ib + 2 * half + g;
                 idx[p] = (uint16_t)(blk[4 * (2 * half + g) + k] | ((h >> (4 * g)) & 7) << 8);
@@ -686,13 +691,13 @@ AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chu
     }
     iq1_r4_levels(idx, negative, out->step);
     const __m512 lf = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)l));
-    out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(half_at(group + 2 * k)), lf), _mm512_set1_ps(0.125f));
+    out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(f16_at(group + 2 * k)), lf), _mm512_set1_ps(0.125f));
 }
 
 /* ---- decoders and GEMVs ----------------------------------------------------- */
 
-/* a base type's chunk decoder and its one-vector product, two rows at a
- * time (each row's sum is its own, in the tile's order) */
+/* a base type's chunk decoder and its one-vector product, a row at a time
+ * (two rows sharing the activation loads measured no faster) */
 #define BASE_KERNELS(type)                                                                     \
     AVX512 static void decode_##type(const uint8_t *row, int64_t chunk, int count,              \
                                      lq_panel_chunk *out) {                                     \
@@ -704,20 +709,7 @@ AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chu
     AVX512 static void gemv_##type(const uint8_t *rows, int64_t row_bytes, int64_t nrows,       \
                                    int64_t nchunks, const lq_act_chunk *a, bool has_offset,     \
                                    float *y) {                                                  \
-        int64_t r = 0;                                                                          \
-        for (; r + 2 <= nrows; r += 2) {                                                        \
-            __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();                      \
-            for (int64_t c = 0; c < nchunks; c++) {                                             \
-                chunk_regs w0, w1;                                                              \
-                regs_##type(rows + r * row_bytes, c, &w0);                                      \
-                regs_##type(rows + (r + 1) * row_bytes, c, &w1);                                \
-                sum0 = dot_regs(&w0, &a[c], sum0);                                              \
-                sum1 = dot_regs(&w1, &a[c], sum1);                                              \
-            }                                                                                   \
-            y[r] = _mm512_reduce_add_ps(sum0);                                                  \
-            y[r + 1] = _mm512_reduce_add_ps(sum1);                                              \
-        }                                                                                       \
-        for (; r < nrows; r++) {                                                                \
+        for (int64_t r = 0; r < nrows; r++) {                                                   \
             __m512 sum = _mm512_setzero_ps();                                                   \
             for (int64_t c = 0; c < nchunks; c++) {                                             \
                 chunk_regs w;                                                                   \
