@@ -122,6 +122,49 @@ AVX512 INLINE void grid4_steps(const uint32_t *grid, const uint16_t *idx, __m512
     transpose_steps(r, step);
 }
 
+/* The same with 8-bit indices read where the block stores them: point p's
+ * at base[stride (p / per) + p % per] */
+typedef struct stored_indices {
+    const uint8_t *base;
+    int per, stride;
+} stored_indices;
+
+AVX512 INLINE unsigned stored_index(stored_indices at, int p) {
+    return at.base[at.stride * (p / at.per) + p % at.per];
+}
+
+AVX512 INLINE void stored8_steps(const uint64_t *grid, stored_indices at, __m512i step[4]) {
+    __m512i r[4];
+    UNROLL
+    for (int q = 0; q < 4; q++) {
+        const int p = 2 * q;
+        r[q] = _mm512_set_epi64(
+            (long long)grid[stored_index(at, p + 25)], (long long)grid[stored_index(at, p + 24)],
+            (long long)grid[stored_index(at, p + 17)], (long long)grid[stored_index(at, p + 16)],
+            (long long)grid[stored_index(at, p + 9)], (long long)grid[stored_index(at, p + 8)],
+            (long long)grid[stored_index(at, p + 1)], (long long)grid[stored_index(at, p)]);
+    }
+    transpose_steps(r, step);
+}
+
+AVX512 INLINE void stored4_steps(const uint32_t *grid, stored_indices at, __m512i step[4]) {
+    __m512i r[4];
+    UNROLL
+    for (int q = 0; q < 4; q++) {
+        const int p = 4 * q;
+        r[q] = _mm512_set_epi32(
+            (int)grid[stored_index(at, p + 51)], (int)grid[stored_index(at, p + 50)],
+            (int)grid[stored_index(at, p + 49)], (int)grid[stored_index(at, p + 48)],
+            (int)grid[stored_index(at, p + 35)], (int)grid[stored_index(at, p + 34)],
+            (int)grid[stored_index(at, p + 33)], (int)grid[stored_index(at, p + 32)],
+            (int)grid[stored_index(at, p + 19)], (int)grid[stored_index(at, p + 18)],
+            (int)grid[stored_index(at, p + 17)], (int)grid[stored_index(at, p + 16)],
+            (int)grid[stored_index(at, p + 3)], (int)grid[stored_index(at, p + 2)],
+            (int)grid[stored_index(at, p + 1)], (int)grid[stored_index(at, p)]);
+    }
+    transpose_steps(r, step);
+}
+
 /* The 32 sign bytes of a chunk (byte p: weights 8 p .. 8 p + 7) applied to
  * the steps. */
 AVX512 INLINE void apply_signs(__m256i signs, __m512i step[4]) {
@@ -208,11 +251,8 @@ AVX512 INLINE void regs_iq2_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
     const uint8_t *w = row + chunk * 66;
     const __m512i all = _mm512_loadu_si512((const void *)(w + 2));
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14);
-    const __m512i split = _mm512_permutexvar_epi32(odd, all);
-    const __m256i aux = _mm512_castsi512_si256(split);
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(split, 1)));
-    grid8_steps(lq_iq2xxs_grid, idx, out->step);
+    const __m256i aux = _mm512_castsi512_si256(_mm512_permutexvar_epi32(odd, all));
+    stored8_steps(lq_iq2xxs_grid, (stored_indices){w + 2, 4, 8}, out->step);
     apply_signs(parity_signs(spread7(aux)), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
         iq2_scales(f16_at(w), _mm512_castsi256_si512(_mm256_srli_epi32(aux, 28)))));
@@ -289,11 +329,7 @@ AVX512 INLINE __m512 iq3xxs_scales(float d, __m256i l) {
 
 AVX512 INLINE void regs_iq3_xxs(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 98;
-    _Alignas(64) uint16_t idx[64];
-    const __m512i q = _mm512_loadu_si512((const void *)(w + 2));
-    _mm512_store_si512((void *)idx, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(q)));
-    _mm512_store_si512((void *)(idx + 32), _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(q, 1)));
-    grid4_steps(lq_iq3xxs_grid, idx, out->step);
+    stored4_steps(lq_iq3xxs_grid, (stored_indices){w + 2, 64, 0}, out->step);
     const __m256i aux = _mm256_loadu_si256((const __m256i *)(const void *)(w + 66));
     apply_signs(parity_signs(spread7(aux)), out->step);
     out->scale = iq3xxs_scales(f16_at(w), _mm256_srli_epi32(aux, 28));
@@ -516,9 +552,7 @@ AVX512 INLINE uint64_t row_bytes8(const uint8_t *p, int k) {
 AVX512 INLINE void regs_iq2_xxs_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 66;
     const __m256i words = row_dwords(b + 8, k);
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx, _mm512_cvtepu8_epi16(row_dwords(b + 136, k)));
-    grid8_steps(lq_iq2xxs_grid, idx, out->step);
+    stored8_steps(lq_iq2xxs_grid, (stored_indices){b + 136 + 4 * k, 4, 16}, out->step);
     apply_signs(running_xor_signs(words), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
         iq2_scales(f16_at(b + 2 * k), _mm512_castsi256_si512(interleaved_scale(words)))));
@@ -529,11 +563,7 @@ AVX512 INLINE void regs_iq2_xxs_r4(const uint8_t *group, int64_t chunk, int k, c
 AVX512 INLINE void regs_iq3_xxs_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 98;
     const __m256i words = row_dwords(b + 8, k);
-    const __m512i q = row_qwords(b + 136, k);
-    _Alignas(64) uint16_t idx[64];
-    _mm512_store_si512((void *)idx, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(q)));
-    _mm512_store_si512((void *)(idx + 32), _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(q, 1)));
-    grid4_steps(lq_iq3xxs_grid, idx, out->step);
+    stored4_steps(lq_iq3xxs_grid, (stored_indices){b + 136 + 8 * k, 8, 32}, out->step);
     apply_signs(running_xor_signs(words), out->step);
     out->scale = iq3xxs_scales(f16_at(b + 2 * k), interleaved_scale(words));
 }
