@@ -77,92 +77,88 @@ AVX512 INLINE void transpose_steps(const __m512i r[4], __m512i step[4]) {
     step[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
-/* 8-coordinate points (32 a chunk, indices idx[p]): register q holds points
- * 8 m + 2 q, 8 m + 2 q + 1 in lane m */
-AVX512 INLINE __m512i points8(const uint64_t *grid, const uint16_t *idx, int q) {
-    const uint16_t *p = idx + 2 * q;
-    return _mm512_set_epi64((long long)grid[p[25]], (long long)grid[p[24]], (long long)grid[p[17]],
-                            (long long)grid[p[16]], (long long)grid[p[9]], (long long)grid[p[8]],
-                            (long long)grid[p[1]], (long long)grid[p[0]]);
+/* 8-coordinate points (iq2, iq1: 32 a chunk): register q holds points
+ * 8 m + 2 q, 8 m + 2 q + 1 in lane m; 4-coordinate points (iq3: 64 a
+ * chunk): register q lane m holds points 16 m + 4 q .. 16 m + 4 q + 3.
+ * Grid points by scalar loads and inserts, their indices computed in
+ * general registers from the block bytes, INDEX(at, k, p) for point p
+ * (row k of an interleaved group). Measured slower on Zen 5: vpgatherdq /
+ * vpgatherdd (all or half of the points), indices computed in vectors and
+ * read back from memory, points stored into lane order by scalar stores
+ * (the vector loads wait for the stores). */
+#define GRID8_STEPS(grid, INDEX, at, k, step)                                                  \
+    do {                                                                                      \
+        __m512i r_[4];                                                                        \
+        UNROLL for (int q_ = 0; q_ < 4; q_++) {                                               \
+            const int p_ = 2 * q_;                                                            \
+            r_[q_] = _mm512_set_epi64(                                                        \
+                (long long)grid[INDEX(at, k, p_ + 25)], (long long)grid[INDEX(at, k, p_ + 24)], \
+                (long long)grid[INDEX(at, k, p_ + 17)], (long long)grid[INDEX(at, k, p_ + 16)], \
+                (long long)grid[INDEX(at, k, p_ + 9)], (long long)grid[INDEX(at, k, p_ + 8)],   \
+                (long long)grid[INDEX(at, k, p_ + 1)], (long long)grid[INDEX(at, k, p_)]);      \
+        }                                                                                     \
+        transpose_steps(r_, step);                                                            \
+    } while (0)
+
+#define GRID4_STEPS(grid, INDEX, at, k, step)                                                  \
+    do {                                                                                      \
+        __m512i r_[4];                                                                        \
+        UNROLL for (int q_ = 0; q_ < 4; q_++) {                                               \
+            const int p_ = 4 * q_;                                                            \
+            r_[q_] = _mm512_set_epi32(                                                        \
+                (int)grid[INDEX(at, k, p_ + 51)], (int)grid[INDEX(at, k, p_ + 50)],           \
+                (int)grid[INDEX(at, k, p_ + 49)], (int)grid[INDEX(at, k, p_ + 48)],           \
+                (int)grid[INDEX(at, k, p_ + 35)], (int)grid[INDEX(at, k, p_ + 34)],           \
+                (int)grid[INDEX(at, k, p_ + 33)], (int)grid[INDEX(at, k, p_ + 32)],           \
+                (int)grid[INDEX(at, k, p_ + 19)], (int)grid[INDEX(at, k, p_ + 18)],           \
+                (int)grid[INDEX(at, k, p_ + 17)], (int)grid[INDEX(at, k, p_ + 16)],           \
+                (int)grid[INDEX(at, k, p_ + 3)], (int)grid[INDEX(at, k, p_ + 2)],             \
+                (int)grid[INDEX(at, k, p_ + 1)], (int)grid[INDEX(at, k, p_)]);                \
+        }                                                                                     \
+        transpose_steps(r_, step);                                                            \
+    } while (0)
+
+/* the index of point p of each format (layouts below) */
+INLINE unsigned index_iq2_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + 8 * (p / 4) + p % 4]; }
+INLINE unsigned index_iq2_xs(const uint8_t *w, int k, int p) { (void)k; return lq_load_u16(w + 2 + 2 * p) & 511u; }
+INLINE unsigned index_iq2_s(const uint8_t *w, int k, int p) {
+    (void)k;
+    return w[2 + p] | ((w[66 + p / 4] >> (2 * (p % 4))) & 3u) << 8;
 }
-
-/* 4-coordinate points (64 a chunk): register q lane m holds points
- * 16 m + 4 q .. 16 m + 4 q + 3 */
-AVX512 INLINE __m512i points4(const uint32_t *grid, const uint16_t *idx, int q) {
-    const uint16_t *p = idx + 4 * q;
-    return _mm512_set_epi32((int)grid[p[51]], (int)grid[p[50]], (int)grid[p[49]], (int)grid[p[48]],
-                            (int)grid[p[35]], (int)grid[p[34]], (int)grid[p[33]], (int)grid[p[32]],
-                            (int)grid[p[19]], (int)grid[p[18]], (int)grid[p[17]], (int)grid[p[16]],
-                            (int)grid[p[3]], (int)grid[p[2]], (int)grid[p[1]], (int)grid[p[0]]);
+INLINE unsigned index_iq3_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + p]; }
+INLINE unsigned index_iq3_s(const uint8_t *w, int k, int p) {
+    (void)k;
+    return w[2 + p] | ((w[66 + p / 8] >> (p % 8)) & 1u) << 8;
 }
-
-
-/* Grid points by scalar loads and inserts: vpgatherdq / vpgatherdd, all or
- * half of them, measured slower on Zen 5, and so did points stored into
- * lane order by scalar stores (the vector loads wait for the stores). The
- * indices are read back from memory: kept in registers, they would come
- * out by vpextrw, a shuffle each. */
-#define FROM_MEMORY(p) __asm__ volatile("" : : "r"(p) : "memory")
-
-AVX512 INLINE void grid8_steps(const uint64_t *grid, const uint16_t *idx, __m512i step[4]) {
-    __m512i r[4];
-    FROM_MEMORY(idx);
-    UNROLL
-    for (int q = 0; q < 4; q++)
-        r[q] = points8(grid, idx, q);
-    transpose_steps(r, step);
+INLINE unsigned index_iq1_s(const uint8_t *w, int k, int p) {
+    (void)k;
+    return w[2 + p] | ((lq_load_u16(w + 34 + 2 * (p / 4)) >> (3 * (p % 4))) & 7u) << 8;
 }
-
-AVX512 INLINE void grid4_steps(const uint32_t *grid, const uint16_t *idx, __m512i step[4]) {
-    __m512i r[4];
-    FROM_MEMORY(idx);
-    UNROLL
-    for (int q = 0; q < 4; q++)
-        r[q] = points4(grid, idx, q);
-    transpose_steps(r, step);
+INLINE unsigned index_iq1_m(const uint8_t *w, int k, int p) {
+    (void)k;
+    return w[p] | ((w[32 + p / 2] >> (4 * (p % 2))) & 7u) << 8;
 }
-
-/* The same with 8-bit indices read where the block stores them: point p's
- * at base[stride (p / per) + p % per] */
-typedef struct stored_indices {
-    const uint8_t *base;
-    int per, stride;
-} stored_indices;
-
-AVX512 INLINE unsigned stored_index(stored_indices at, int p) {
-    return at.base[at.stride * (p / at.per) + p % at.per];
+INLINE unsigned index_iq2_xxs_r4(const uint8_t *b, int k, int p) { return b[136 + 16 * (p / 4) + 4 * k + p % 4]; }
+INLINE unsigned index_iq3_xxs_r4(const uint8_t *b, int k, int p) { return b[136 + 32 * (p / 8) + 8 * k + p % 8]; }
+INLINE unsigned index_iq2_xs_r4(const uint8_t *b, int k, int p) {
+    return lq_load_u16(b + 8 + 32 * (p / 4) + 8 * k + 2 * (p % 4)) & 511u;
 }
-
-AVX512 INLINE void stored8_steps(const uint64_t *grid, stored_indices at, __m512i step[4]) {
-    __m512i r[4];
-    UNROLL
-    for (int q = 0; q < 4; q++) {
-        const int p = 2 * q;
-        r[q] = _mm512_set_epi64(
-            (long long)grid[stored_index(at, p + 25)], (long long)grid[stored_index(at, p + 24)],
-            (long long)grid[stored_index(at, p + 17)], (long long)grid[stored_index(at, p + 16)],
-            (long long)grid[stored_index(at, p + 9)], (long long)grid[stored_index(at, p + 8)],
-            (long long)grid[stored_index(at, p + 1)], (long long)grid[stored_index(at, p)]);
-    }
-    transpose_steps(r, step);
+INLINE unsigned index_iq2_s_r4(const uint8_t *b, int k, int p) {
+    return b[8 + 16 * (p / 4) + 4 * k + p % 4] | ((b[136 + 4 * (p / 4) + k] >> (2 * (p % 4))) & 3u) << 8;
 }
-
-AVX512 INLINE void stored4_steps(const uint32_t *grid, stored_indices at, __m512i step[4]) {
-    __m512i r[4];
-    UNROLL
-    for (int q = 0; q < 4; q++) {
-        const int p = 4 * q;
-        r[q] = _mm512_set_epi32(
-            (int)grid[stored_index(at, p + 51)], (int)grid[stored_index(at, p + 50)],
-            (int)grid[stored_index(at, p + 49)], (int)grid[stored_index(at, p + 48)],
-            (int)grid[stored_index(at, p + 35)], (int)grid[stored_index(at, p + 34)],
-            (int)grid[stored_index(at, p + 33)], (int)grid[stored_index(at, p + 32)],
-            (int)grid[stored_index(at, p + 19)], (int)grid[stored_index(at, p + 18)],
-            (int)grid[stored_index(at, p + 17)], (int)grid[stored_index(at, p + 16)],
-            (int)grid[stored_index(at, p + 3)], (int)grid[stored_index(at, p + 2)],
-            (int)grid[stored_index(at, p + 1)], (int)grid[stored_index(at, p)]);
-    }
-    transpose_steps(r, step);
+/* grid byte e = i + 4 h of sub-block s at 8 + 32 s + 8 i + 4 h + k */
+INLINE unsigned index_iq3_s_r4(const uint8_t *b, int k, int p) {
+    const int e = p % 8;
+    return b[8 + 32 * (p / 8) + 8 * (e % 4) + 4 * (e / 4) + k] | ((b[264 + 4 * (p / 8) + k] >> e) & 1u) << 8;
+}
+INLINE unsigned index_iq1_s_r4(const uint8_t *b, int k, int p) {
+    const uint8_t *blk = b + 24 * (p / 4);
+    return blk[4 * (p % 4) + k] | ((lq_load_u16(blk + 16 + 2 * k) >> (3 * (p % 4))) & 7u) << 8;
+}
+INLINE unsigned index_iq1_m_r4(const uint8_t *b, int k, int p) {
+    const uint8_t *blk = b + 28 * (p / 4);
+    const int i = p % 4;
+    return blk[4 * i + k] | ((blk[16 + 4 * (i / 2) + k] >> (4 * (i % 2))) & 7u) << 8;
 }
 
 /* The 32 sign bytes of a chunk (byte p: weights 8 p .. 8 p + 7) applied to
@@ -252,7 +248,7 @@ AVX512 INLINE void regs_iq2_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
     const __m512i all = _mm512_loadu_si512((const void *)(w + 2));
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14);
     const __m256i aux = _mm512_castsi512_si256(_mm512_permutexvar_epi32(odd, all));
-    stored8_steps(lq_iq2xxs_grid, (stored_indices){w + 2, 4, 8}, out->step);
+    GRID8_STEPS(lq_iq2xxs_grid, index_iq2_xxs, w, 0, out->step);
     apply_signs(parity_signs(spread7(aux)), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
         iq2_scales(f16_at(w), _mm512_castsi256_si512(_mm256_srli_epi32(aux, 28)))));
@@ -261,11 +257,7 @@ AVX512 INLINE void regs_iq2_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
 /* ---- iq2_xs: d, 32 x u16 (9-bit index | 7 sign bits << 9), 16 nibble
  * scales ------------------------------------------------------------------ */
 
-AVX512 INLINE void iq2_xs_common(__m512i entries, __m512i signs16, float d, uint64_t scale_bytes,
-                                 chunk_regs *out) {
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx, _mm512_and_si512(entries, _mm512_set1_epi16(511)));
-    grid8_steps(lq_iq2xs_grid, idx, out->step);
+AVX512 INLINE void iq2_xs_common(__m512i signs16, float d, uint64_t scale_bytes, chunk_regs *out) {
     apply_signs(_mm512_cvtepi16_epi8(signs16), out->step);
     out->scale = iq2_scales(d, nibbles16(scale_bytes));
 }
@@ -280,41 +272,24 @@ AVX512 INLINE void regs_iq2_xs(const uint8_t *row, int64_t chunk, chunk_regs *ou
     const __m512i signs = _mm512_or_si512(t, _mm512_slli_epi16(_mm512_and_si512(p, _mm512_set1_epi16(1)), 7));
     uint64_t sc;
     memcpy(&sc, w + 66, 8);
-    iq2_xs_common(e, signs, f16_at(w), sc, out);
+    GRID8_STEPS(lq_iq2xs_grid, index_iq2_xs, w, 0, out->step);
+    iq2_xs_common(signs, f16_at(w), sc, out);
 }
 
 /* ---- iq2_s: d, 32 low index bytes, 32 sign bytes, 8 bytes of 2 high index
  * bits per point, 16 nibble scales ------------------------------------------ */
 
-/* point p: low byte p, bits 2 (p % 4) of qh byte p / 4 */
-AVX512 INLINE __m512i iq2s_indices(__m256i low, uint64_t qh) {
-    const __m512i q = _mm512_permutexvar_epi16(
-        WORDS(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6,
-                          6, 7, 7, 7, 7),
-        _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi64_si128((long long)qh))));
-    const __m512i high = _mm512_and_si512(
-        _mm512_srlv_epi16(q, WORDS(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6,
-                                               0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6)),
-        _mm512_set1_epi16(3));
-    return _mm512_or_si512(_mm512_cvtepu8_epi16(low), _mm512_slli_epi16(high, 8));
-}
-
-AVX512 INLINE void iq2_s_common(__m256i low, uint64_t qh, __m256i signs, float d,
-                                uint64_t scale_bytes, chunk_regs *out) {
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx, iq2s_indices(low, qh));
-    grid8_steps(lq_iq2s_grid, idx, out->step);
+AVX512 INLINE void iq2_s_common(__m256i signs, float d, uint64_t scale_bytes, chunk_regs *out) {
     apply_signs(signs, out->step);
     out->scale = iq2_scales(d, nibbles16(scale_bytes));
 }
 
 AVX512 INLINE void regs_iq2_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 82;
-    uint64_t qh, sc;
-    memcpy(&qh, w + 66, 8);
+    uint64_t sc;
     memcpy(&sc, w + 74, 8);
-    iq2_s_common(_mm256_loadu_si256((const __m256i *)(const void *)(w + 2)), qh,
-                 _mm256_loadu_si256((const __m256i *)(const void *)(w + 34)), f16_at(w), sc, out);
+    GRID8_STEPS(lq_iq2s_grid, index_iq2_s, w, 0, out->step);
+    iq2_s_common(_mm256_loadu_si256((const __m256i *)(const void *)(w + 34)), f16_at(w), sc, out);
 }
 
 /* ---- iq3_xxs: d, 64 grid bytes, per 32 a u32 of 4 x 7 sign bits and the
@@ -329,7 +304,7 @@ AVX512 INLINE __m512 iq3xxs_scales(float d, __m256i l) {
 
 AVX512 INLINE void regs_iq3_xxs(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 98;
-    stored4_steps(lq_iq3xxs_grid, (stored_indices){w + 2, 64, 0}, out->step);
+    GRID4_STEPS(lq_iq3xxs_grid, index_iq3_xxs, w, 0, out->step);
     const __m256i aux = _mm256_loadu_si256((const __m256i *)(const void *)(w + 66));
     apply_signs(parity_signs(spread7(aux)), out->step);
     out->scale = iq3xxs_scales(f16_at(w), _mm256_srli_epi32(aux, 28));
@@ -338,19 +313,6 @@ AVX512 INLINE void regs_iq3_xxs(const uint8_t *row, int64_t chunk, chunk_regs *o
 /* ---- iq3_s: d, 64 low index bytes, 8 bytes of one high index bit per
  * point, 32 sign bytes, 8 nibble scales per 32; d * (1 + 2 l) -------------- */
 
-/* 32 indices: low bytes and bit p % 8 of the high byte p / 8 */
-AVX512 INLINE __m512i iq3s_indices(__m256i low, uint32_t high4) {
-    const __m512i q = _mm512_permutexvar_epi16(
-        WORDS(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
-                          3, 3, 3, 3, 3),
-        _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_cvtsi32_si128((int)high4))));
-    const __m512i high = _mm512_and_si512(
-        _mm512_srlv_epi16(q, WORDS(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3,
-                                               4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)),
-        _mm512_set1_epi16(1));
-    return _mm512_or_si512(_mm512_cvtepu8_epi16(low), _mm512_slli_epi16(high, 8));
-}
-
 AVX512 INLINE __m512 iq3s_scales(float d, __m512i l) {
     const __m512i odd = _mm512_add_epi32(_mm512_slli_epi32(l, 1), _mm512_set1_epi32(1));
     return _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(odd));
@@ -358,13 +320,7 @@ AVX512 INLINE __m512 iq3s_scales(float d, __m512i l) {
 
 AVX512 INLINE void regs_iq3_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 110;
-    _Alignas(64) uint16_t idx[64];
-    _mm512_store_si512((void *)idx, iq3s_indices(_mm256_loadu_si256((const __m256i *)(const void *)(w + 2)),
-                                                 lq_load_u32(w + 66)));
-    _mm512_store_si512((void *)(idx + 32),
-                       iq3s_indices(_mm256_loadu_si256((const __m256i *)(const void *)(w + 34)),
-                                    lq_load_u32(w + 70)));
-    grid4_steps(lq_iq3s_grid, idx, out->step);
+    GRID4_STEPS(lq_iq3s_grid, index_iq3_s, w, 0, out->step);
     apply_signs(_mm256_loadu_si256((const __m256i *)(const void *)(w + 74)), out->step);
     /* nibbles16 spreads 8 bytes to 16 groups: 4 bytes give the 8 scales,
      * each on two groups */
@@ -386,20 +342,7 @@ AVX512 INLINE __m512i times8(__m512i c) {
 AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 50;
     const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 34));
-    /* point p: bits 3 (p % 4) of qh word p / 4 */
-    const __m512i q = _mm512_permutexvar_epi16(
-        WORDS(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6,
-                          6, 7, 7, 7, 7),
-        _mm512_castsi128_si512(qh));
-    const __m512i high = _mm512_and_si512(
-        _mm512_srlv_epi16(q, WORDS(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9,
-                                               0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)),
-        _mm512_set1_epi16(7));
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx,
-                       _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(w + 2))),
-                                       _mm512_slli_epi16(high, 8)));
-    grid8_steps(lq_iq1s_grid, idx, out->step);
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_s, w, 0, out->step);
     /* lane L is in block L / 2 */
     const __m512i words = _mm512_permutexvar_epi16(
         WORDS(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6,
@@ -422,20 +365,7 @@ AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out
 AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 56;
     const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 32));
-    /* point p: nibble p % 2 of qh byte p / 2 */
-    const __m512i q = _mm512_permutexvar_epi16(
-        WORDS(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12,
-                          12, 13, 13, 14, 14, 15, 15),
-        _mm512_castsi256_si512(_mm256_cvtepu8_epi16(qh)));
-    const __m512i high = _mm512_and_si512(
-        _mm512_srlv_epi16(q, WORDS(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4,
-                                               0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4)),
-        _mm512_set1_epi16(7));
-    _Alignas(64) uint16_t idx[32];
-    _mm512_store_si512((void *)idx,
-                       _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)w)),
-                                       _mm512_slli_epi16(high, 8)));
-    grid8_steps(lq_iq1s_grid, idx, out->step);
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_m, w, 0, out->step);
     /* step s of lane L is point 2 L + s / 2: shift bit 3 or 7 of byte L */
     const __m512i bytes = _mm512_cvtepu8_epi32(qh);
     const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
@@ -552,7 +482,7 @@ AVX512 INLINE uint64_t row_bytes8(const uint8_t *p, int k) {
 AVX512 INLINE void regs_iq2_xxs_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 66;
     const __m256i words = row_dwords(b + 8, k);
-    stored8_steps(lq_iq2xxs_grid, (stored_indices){b + 136 + 4 * k, 4, 16}, out->step);
+    GRID8_STEPS(lq_iq2xxs_grid, index_iq2_xxs_r4, b, k, out->step);
     apply_signs(running_xor_signs(words), out->step);
     out->scale = pair_scales(_mm512_castps512_ps256(
         iq2_scales(f16_at(b + 2 * k), _mm512_castsi256_si512(interleaved_scale(words)))));
@@ -563,7 +493,7 @@ AVX512 INLINE void regs_iq2_xxs_r4(const uint8_t *group, int64_t chunk, int k, c
 AVX512 INLINE void regs_iq3_xxs_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 98;
     const __m256i words = row_dwords(b + 8, k);
-    stored4_steps(lq_iq3xxs_grid, (stored_indices){b + 136 + 8 * k, 8, 32}, out->step);
+    GRID4_STEPS(lq_iq3xxs_grid, index_iq3_xxs_r4, b, k, out->step);
     apply_signs(running_xor_signs(words), out->step);
     out->scale = iq3xxs_scales(f16_at(b + 2 * k), interleaved_scale(words));
 }
@@ -575,7 +505,8 @@ AVX512 INLINE void regs_iq2_xs_r4(const uint8_t *group, int64_t chunk, int k, ch
     const __m512i e = row_qwords(b + 8, k);
     const __m512i t = _mm512_srli_epi16(e, 9);
     const __m512i signs = _mm512_and_si512(_mm512_xor_si512(t, _mm512_slli_epi16(t, 1)), _mm512_set1_epi16(0xff));
-    iq2_xs_common(e, signs, f16_at(b + 2 * k), row_bytes8(b + 264, k), out);
+    GRID8_STEPS(lq_iq2xs_grid, index_iq2_xs_r4, b, k, out->step);
+    iq2_xs_common(signs, f16_at(b + 2 * k), row_bytes8(b + 264, k), out);
 }
 
 /* iq2_s_r4: d[4], per 4 points and row 4 low index bytes, 32 bytes of high
@@ -583,41 +514,17 @@ AVX512 INLINE void regs_iq2_xs_r4(const uint8_t *group, int64_t chunk, int k, ch
  * per 32 a byte of scales per row */
 AVX512 INLINE void regs_iq2_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 82;
-    iq2_s_common(row_dwords(b + 8, k), row_bytes8(b + 136, k), row_dwords(b + 168, k),
-                 f16_at(b + 2 * k), row_bytes8(b + 296, k), out);
+    GRID8_STEPS(lq_iq2s_grid, index_iq2_s_r4, b, k, out->step);
+    iq2_s_common(row_dwords(b + 168, k), f16_at(b + 2 * k), row_bytes8(b + 296, k), out);
 }
 
 /* iq3_s_r4: d[4]; grid byte i + 4 h of sub-block s, row k at 8 + 32 s +
  * 8 i + 4 h + k; high bits a byte per 8 points and row; sign bit i + 4 h of
  * base byte 4 s + m at bit 2 m + h of byte 296 + 16 s + 4 k + i; the scale
  * of sub-block ib in byte 424 + 4 (ib % 4) + k, nibble ib / 4 */
-AVX512 INLINE __m512i iq3s_r4_low(const uint8_t *b, int k) {
-    /* per 128-bit lane (half a sub-block), its row's bytes as points
-     * (0, 1, 4, 5) or (2, 3, 6, 7) of the sub-block */
-    const __m512i pick = _mm512_add_epi8(
-        _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 4, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
-        _mm512_set1_epi8((char)k));
-    __m512i p[4];
-    UNROLL
-    for (int t = 0; t < 4; t++)
-        p[t] = _mm512_shuffle_epi8(_mm512_loadu_si512((const void *)(b + 64 * t)), pick);
-    /* word w of lane l: words 8 l, 8 l + 1; a sub-block's 4 words are
-     * lane 2u word 0, lane 2u + 1 word 0, lane 2u word 1, lane 2u + 1 word 1 */
-    const __m512i ix = WORDS(0, 8, 1, 9, 16, 24, 17, 25, 32, 40, 33, 41, 48, 56, 49, 57,
-                                         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i lo = _mm512_permutex2var_epi16(p[0], ix, p[1]);
-    const __m512i hi = _mm512_permutex2var_epi16(p[2], ix, p[3]);
-    return _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1);
-}
-
 AVX512 INLINE void regs_iq3_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 110;
-    const __m512i low = iq3s_r4_low(b + 8, k);
-    const uint64_t qh = row_bytes8(b + 264, k);
-    _Alignas(64) uint16_t idx[64];
-    _mm512_store_si512((void *)idx, iq3s_indices(_mm512_castsi512_si256(low), (uint32_t)qh));
-    _mm512_store_si512((void *)(idx + 32), iq3s_indices(_mm512_extracti64x4_epi64(low, 1), (uint32_t)(qh >> 32)));
-    grid4_steps(lq_iq3s_grid, idx, out->step);
+    GRID4_STEPS(lq_iq3s_grid, index_iq3_s_r4, b, k, out->step);
     /* step s, lane L, byte j: bit 4 (L % 2) + s of byte j of word L / 2 */
     const __m512i words = _mm512_permutexvar_epi32(
         _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
@@ -661,8 +568,7 @@ AVX512 INLINE void regs_iq2_bn_r4(const uint8_t *group, int64_t chunk, int k, ch
 /* iq1_s_r4 / iq1_m_r4 (libquant/lattice_iq1_r4.c): d[4], then per 32
  * columns qs[4 point + row] and the per-row high bits, shifts and scales.
  * Indices by scalar loads; `negative` bit p: point p's shift is -1/8 */
-AVX512 INLINE void iq1_r4_levels(const uint16_t *idx, uint32_t negative, __m512i step[4]) {
-    grid8_steps(lq_iq1s_grid, idx, step);
+AVX512 INLINE void iq1_r4_shifts(uint32_t negative, __m512i step[4]) {
     const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
     const __m512i bits = _mm512_set1_epi32((int)negative);
     UNROLL
@@ -679,20 +585,16 @@ AVX512 INLINE void iq1_r4_levels(const uint16_t *idx, uint32_t negative, __m512i
 
 AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + 8 + chunk * 8 * 24;
-    _Alignas(64) uint16_t idx[32];
     _Alignas(32) int32_t l[8];
     uint32_t negative = 0;
     UNROLL
     for (int ib = 0; ib < 8; ib++) {
-        const uint8_t *blk = b + 24 * ib;
-        const unsigned h = lq_load_u16(blk + 16 + 2 * k);
-        UNROLL
-        for (int i = 0; i < 4; i++)
-            idx[4 * ib + i] = (uint16_t)(blk[4 * i + k] | ((h >> (3 * i)) & 7) << 8);
+        const unsigned h = lq_load_u16(b + 24 * ib + 16 + 2 * k);
         negative |= (h >> 15) * (0xfu << (4 * ib));
         l[ib] = (int32_t)(2 * ((h >> 12) & 7) + 1);
     }
-    iq1_r4_levels(idx, negative, out->step);
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_s_r4, b, k, out->step);
+    iq1_r4_shifts(negative, out->step);
     const __m256 odd = _mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(const void *)l));
     out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(group + 2 * k)), odd),
                                            _mm256_set1_ps(0.125f)));
@@ -700,7 +602,6 @@ AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chu
 
 AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + 8 + chunk * 8 * 28;
-    _Alignas(64) uint16_t idx[32];
     _Alignas(64) int32_t l[16];
     uint32_t negative = 0;
     UNROLL
@@ -709,17 +610,14 @@ AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chu
         UNROLL
         for (int half = 0; half < 2; half++) {
             const unsigned h = blk[16 + 4 * half + k];
-            UNROLL
-            for (int g = 0; g < 2; g++) {
-                const int p = 4 * ib + 2 * half + g;
-                idx[p] = (uint16_t)(blk[4 * (2 * half + g) + k] | ((h >> (4 * g)) & 7) << 8);
-                negative |= ((h >> (4 * g + 3)) & 1u) << p;
-            }
+            /* bits 3 and 7: the shifts of points 4 ib + 2 half and + 1 */
+            negative |= ((h >> 3 & 1u) | (h >> 6 & 2u)) << (4 * ib + 2 * half);
         }
         l[2 * ib] = blk[24 + k] & 15;
         l[2 * ib + 1] = blk[24 + k] >> 4;
     }
-    iq1_r4_levels(idx, negative, out->step);
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_m_r4, b, k, out->step);
+    iq1_r4_shifts(negative, out->step);
     const __m512 lf = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)l));
     out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(f16_at(group + 2 * k)), lf), _mm512_set1_ps(0.125f));
 }
