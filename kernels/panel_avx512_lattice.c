@@ -121,14 +121,25 @@ AVX512 INLINE void transpose_steps(const __m512i r[4], __m512i step[4]) {
 /* the index of point p of each format (layouts below) */
 INLINE unsigned index_iq2_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + 8 * (p / 4) + p % 4]; }
 INLINE unsigned index_iq2_xs(const uint8_t *w, int k, int p) { (void)k; return lq_load_u16(w + 2 + 2 * p) & 511u; }
-INLINE unsigned index_iq2_s(const uint8_t *w, int k, int p) {
-    (void)k;
-    return w[2 + p] | ((w[66 + p / 4] >> (2 * (p % 4))) & 3u) << 8;
+/* iq2_s, iq3_s: the low index bytes and the high bits as one 64-bit word
+ * (bits 2 p or p: the qh bytes in order) */
+typedef struct split_indices {
+    const uint8_t *low;
+    uint64_t high;
+} split_indices;
+
+/* bits [shift, shift + width) of v at bit 8 */
+INLINE unsigned bits_at8(uint64_t v, int shift, unsigned mask) {
+    return (unsigned)((shift >= 8 ? v >> (shift - 8) : v << (8 - shift)) & (uint64_t)(mask << 8));
+}
+
+INLINE unsigned index_iq2_s(split_indices at, int stride, int p) {
+    return at.low[stride * (p / 4) + p % 4] | bits_at8(at.high, 2 * p, 3u);
 }
 INLINE unsigned index_iq3_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + p]; }
-INLINE unsigned index_iq3_s(const uint8_t *w, int k, int p) {
+INLINE unsigned index_iq3_s(split_indices at, int k, int p) {
     (void)k;
-    return w[2 + p] | ((w[66 + p / 8] >> (p % 8)) & 1u) << 8;
+    return at.low[p] | bits_at8(at.high, p, 1u);
 }
 INLINE unsigned index_iq1_s(const uint8_t *w, int k, int p) {
     (void)k;
@@ -143,13 +154,12 @@ INLINE unsigned index_iq3_xxs_r4(const uint8_t *b, int k, int p) { return b[136 
 INLINE unsigned index_iq2_xs_r4(const uint8_t *b, int k, int p) {
     return lq_load_u16(b + 8 + 32 * (p / 4) + 8 * k + 2 * (p % 4)) & 511u;
 }
-INLINE unsigned index_iq2_s_r4(const uint8_t *b, int k, int p) {
-    return b[8 + 16 * (p / 4) + 4 * k + p % 4] | ((b[136 + 4 * (p / 4) + k] >> (2 * (p % 4))) & 3u) << 8;
-}
+
 /* grid byte e = i + 4 h of sub-block s at 8 + 32 s + 8 i + 4 h + k */
-INLINE unsigned index_iq3_s_r4(const uint8_t *b, int k, int p) {
+INLINE unsigned index_iq3_s_r4(split_indices at, int k, int p) {
     const int e = p % 8;
-    return b[8 + 32 * (p / 8) + 8 * (e % 4) + 4 * (e / 4) + k] | ((b[264 + 4 * (p / 8) + k] >> e) & 1u) << 8;
+    (void)k;
+    return at.low[32 * (p / 8) + 8 * (e % 4) + 4 * (e / 4)] | bits_at8(at.high, p, 1u);
 }
 INLINE unsigned index_iq1_s_r4(const uint8_t *b, int k, int p) {
     const uint8_t *blk = b + 24 * (p / 4);
@@ -288,7 +298,7 @@ AVX512 INLINE void regs_iq2_s(const uint8_t *row, int64_t chunk, chunk_regs *out
     const uint8_t *w = row + chunk * 82;
     uint64_t sc;
     memcpy(&sc, w + 74, 8);
-    GRID8_STEPS(lq_iq2s_grid, index_iq2_s, w, 0, out->step);
+    GRID8_STEPS(lq_iq2s_grid, index_iq2_s, ((split_indices){w + 2, lq_load_u64(w + 66)}), 4, out->step);
     iq2_s_common(_mm256_loadu_si256((const __m256i *)(const void *)(w + 34)), f16_at(w), sc, out);
 }
 
@@ -320,7 +330,7 @@ AVX512 INLINE __m512 iq3s_scales(float d, __m512i l) {
 
 AVX512 INLINE void regs_iq3_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 110;
-    GRID4_STEPS(lq_iq3s_grid, index_iq3_s, w, 0, out->step);
+    GRID4_STEPS(lq_iq3s_grid, index_iq3_s, ((split_indices){w + 2, lq_load_u64(w + 66)}), 0, out->step);
     apply_signs(_mm256_loadu_si256((const __m256i *)(const void *)(w + 74)), out->step);
     /* nibbles16 spreads 8 bytes to 16 groups: 4 bytes give the 8 scales,
      * each on two groups */
@@ -514,7 +524,8 @@ AVX512 INLINE void regs_iq2_xs_r4(const uint8_t *group, int64_t chunk, int k, ch
  * per 32 a byte of scales per row */
 AVX512 INLINE void regs_iq2_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 82;
-    GRID8_STEPS(lq_iq2s_grid, index_iq2_s_r4, b, k, out->step);
+    GRID8_STEPS(lq_iq2s_grid, index_iq2_s, ((split_indices){b + 8 + 4 * k, row_bytes8(b + 136, k)}), 16,
+                out->step);
     iq2_s_common(row_dwords(b + 168, k), f16_at(b + 2 * k), row_bytes8(b + 296, k), out);
 }
 
@@ -524,7 +535,8 @@ AVX512 INLINE void regs_iq2_s_r4(const uint8_t *group, int64_t chunk, int k, chu
  * of sub-block ib in byte 424 + 4 (ib % 4) + k, nibble ib / 4 */
 AVX512 INLINE void regs_iq3_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + chunk * 4 * 110;
-    GRID4_STEPS(lq_iq3s_grid, index_iq3_s_r4, b, k, out->step);
+    GRID4_STEPS(lq_iq3s_grid, index_iq3_s_r4, ((split_indices){b + 8 + k, row_bytes8(b + 264, k)}), 0,
+                out->step);
     /* step s, lane L, byte j: bit 4 (L % 2) + s of byte j of word L / 2 */
     const __m512i words = _mm512_permutexvar_epi32(
         _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
