@@ -349,10 +349,9 @@ AVX512 INLINE __m512i times8(__m512i c) {
 
 /* d, 32 low index bytes, 8 x u16 (3 high index bits per point, 3-bit scale
  * << 12, negative shift << 15) per 32 */
-AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
-    const uint8_t *w = row + chunk * 50;
-    const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 34));
-    GRID8_STEPS(lq_iq1s_grid, index_iq1_s, w, 0, out->step);
+/* the shifts and scales of iq1_s's 8 words (3-bit scale << 12, negative
+ * shift << 15) */
+AVX512 INLINE void iq1_s_finish(__m128i qh, float d, chunk_regs *out) {
     /* lane L is in block L / 2 */
     const __m512i words = _mm512_permutexvar_epi16(
         WORDS(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6,
@@ -365,8 +364,28 @@ AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out
         out->step[s] = _mm512_add_epi8(times8(out->step[s]), shift);
     const __m256i l = _mm256_and_si256(_mm256_srli_epi32(_mm256_cvtepu16_epi32(qh), 12), _mm256_set1_epi32(7));
     const __m256i odd = _mm256_add_epi32(_mm256_slli_epi32(l, 1), _mm256_set1_epi32(1));
-    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(w)), _mm256_cvtepi32_ps(odd)),
+    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(odd)),
                                            _mm256_set1_ps(0.125f)));
+}
+
+AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
+    const uint8_t *w = row + chunk * 50;
+    const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 34));
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_s, w, 0, out->step);
+    iq1_s_finish(qh, f16_at(w), out);
+}
+
+/* the shifts of iq1_m's 16 bytes (per point a nibble: 3 high index bits,
+ * the negative shift) */
+AVX512 INLINE void iq1_m_shifts(__m128i qh, __m512i step[4]) {
+    /* step s of lane L is point 2 L + s / 2: shift bit 3 or 7 of byte L */
+    const __m512i bytes = _mm512_cvtepu8_epi32(qh);
+    const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
+    UNROLL
+    for (int s = 0; s < 4; s++) {
+        const __mmask16 negative = _mm512_test_epi32_mask(bytes, _mm512_set1_epi32(s < 2 ? 0x08 : 0x80));
+        step[s] = _mm512_add_epi8(times8(step[s]), _mm512_mask_blend_epi32(negative, one, minus_one));
+    }
 }
 
 /* 32 low index bytes, 16 bytes (per point a nibble: 3 high index bits and
@@ -376,14 +395,7 @@ AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out
     const uint8_t *w = row + chunk * 56;
     const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 32));
     GRID8_STEPS(lq_iq1s_grid, index_iq1_m, w, 0, out->step);
-    /* step s of lane L is point 2 L + s / 2: shift bit 3 or 7 of byte L */
-    const __m512i bytes = _mm512_cvtepu8_epi32(qh);
-    const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
-    UNROLL
-    for (int s = 0; s < 4; s++) {
-        const __mmask16 negative = _mm512_test_epi32_mask(bytes, _mm512_set1_epi32(s < 2 ? 0x08 : 0x80));
-        out->step[s] = _mm512_add_epi8(times8(out->step[s]), _mm512_mask_blend_epi32(negative, one, minus_one));
-    }
+    iq1_m_shifts(qh, out->step);
     const uint64_t sc = (uint64_t)lq_load_u32(w + 48) | (uint64_t)lq_load_u32(w + 52) << 32;
     const uint16_t dbits = (uint16_t)((sc >> 12 & 0xf) | (sc >> 24 & 0xf0) | (sc >> 36 & 0xf00) |
                                       (sc >> 48 & 0xf000));
@@ -580,58 +592,38 @@ AVX512 INLINE void regs_iq2_bn_r4(const uint8_t *group, int64_t chunk, int k, ch
 /* iq1_s_r4 / iq1_m_r4 (libquant/lattice_iq1_r4.c): d[4], then per 32
  * columns qs[4 point + row] and the per-row high bits, shifts and scales.
  * Indices by scalar loads; `negative` bit p: point p's shift is -1/8 */
-AVX512 INLINE void iq1_r4_shifts(uint32_t negative, __m512i step[4]) {
-    const __m512i one = _mm512_set1_epi8(1), minus_one = _mm512_set1_epi8(-1);
-    const __m512i bits = _mm512_set1_epi32((int)negative);
-    UNROLL
-    for (int s = 0; s < 4; s++) {
-        /* lane L, step s: point 2 L + s / 2 */
-        const __m512i which = _mm512_sllv_epi32(
-            _mm512_set1_epi32(1),
-            _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
-                             _mm512_set1_epi32(s / 2)));
-        const __mmask16 neg = _mm512_test_epi32_mask(bits, which);
-        step[s] = _mm512_add_epi8(times8(step[s]), _mm512_mask_blend_epi32(neg, one, minus_one));
-    }
-}
-
 AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + 8 + chunk * 8 * 24;
-    _Alignas(32) int32_t l[8];
-    uint32_t negative = 0;
-    UNROLL
-    for (int ib = 0; ib < 8; ib++) {
-        const unsigned h = lq_load_u16(b + 24 * ib + 16 + 2 * k);
-        negative |= (h >> 15) * (0xfu << (4 * ib));
-        l[ib] = (int32_t)(2 * ((h >> 12) & 7) + 1);
-    }
+    /* row k's word of block ib: iq1_s's 8 words */
+    const uint8_t *h = b + 16 + 2 * k;
+    const __m128i qh = _mm_setr_epi16((short)lq_load_u16(h), (short)lq_load_u16(h + 24), (short)lq_load_u16(h + 48),
+                                      (short)lq_load_u16(h + 72), (short)lq_load_u16(h + 96),
+                                      (short)lq_load_u16(h + 120), (short)lq_load_u16(h + 144),
+                                      (short)lq_load_u16(h + 168));
     GRID8_STEPS(lq_iq1s_grid, index_iq1_s_r4, b, k, out->step);
-    iq1_r4_shifts(negative, out->step);
-    const __m256 odd = _mm256_cvtepi32_ps(_mm256_load_si256((const __m256i *)(const void *)l));
-    out->scale = pair_scales(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(group + 2 * k)), odd),
-                                           _mm256_set1_ps(0.125f)));
+    iq1_s_finish(qh, f16_at(group + 2 * k), out);
+}
+
+/* byte k of each dword: the row's bytes of 4-row arrays */
+AVX512 INLINE __m128i row_bytes16(__m512i dwords, int k) {
+    return _mm512_cvtepi32_epi8(_mm512_srli_epi32(dwords, 8 * k));
 }
 
 AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chunk_regs *out) {
     const uint8_t *b = group + 8 + chunk * 8 * 28;
-    _Alignas(64) int32_t l[16];
-    uint32_t negative = 0;
-    UNROLL
-    for (int ib = 0; ib < 8; ib++) {
-        const uint8_t *blk = b + 28 * ib;
-        UNROLL
-        for (int half = 0; half < 2; half++) {
-            const unsigned h = blk[16 + 4 * half + k];
-            /* bits 3 and 7: the shifts of points 4 ib + 2 half and + 1 */
-            negative |= ((h >> 3 & 1u) | (h >> 6 & 2u)) << (4 * ib + 2 * half);
-        }
-        l[2 * ib] = blk[24 + k] & 15;
-        l[2 * ib + 1] = blk[24 + k] >> 4;
-    }
+    /* the 4 rows' qh bytes of block ib, half h at 28 ib + 16 + 4 h (byte
+     * 2 ib + h of iq1_m's 16), their scale bytes at 28 ib + 24 */
+    const __m512i qh4 = _mm512_i32gather_epi32(
+        _mm512_setr_epi32(16, 20, 44, 48, 72, 76, 100, 104, 128, 132, 156, 160, 184, 188, 212, 216),
+        (const void *)b, 1);
+    const __m512i sc4 = _mm512_i32gather_epi32(
+        _mm512_setr_epi32(24, 52, 80, 108, 136, 164, 192, 220, 0, 0, 0, 0, 0, 0, 0, 0), (const void *)b, 1);
     GRID8_STEPS(lq_iq1s_grid, index_iq1_m_r4, b, k, out->step);
-    iq1_r4_shifts(negative, out->step);
-    const __m512 lf = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)l));
-    out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(f16_at(group + 2 * k)), lf), _mm512_set1_ps(0.125f));
+    iq1_m_shifts(row_bytes16(qh4, k), out->step);
+    /* group 2 ib + h: nibble h of scale byte ib */
+    const __m512i l = nibbles16((uint64_t)_mm_cvtsi128_si64(row_bytes16(sc4, k)));
+    out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(f16_at(group + 2 * k)), _mm512_cvtepi32_ps(l)),
+                               _mm512_set1_ps(0.125f));
 }
 
 /* ---- decoders and GEMVs ----------------------------------------------------- */
