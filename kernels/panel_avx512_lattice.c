@@ -100,20 +100,18 @@ AVX512 INLINE void transpose_steps(const __m512i r[4], __m512i step[4]) {
         transpose_steps(r_, step);                                                            \
     } while (0)
 
+#define GRID_PAIR(grid, INDEX, at, k, p)                                                      \
+    (long long)((uint64_t)grid[INDEX(at, k, p)] | (uint64_t)grid[INDEX(at, k, (p) + 1)] << 32)
 #define GRID4_STEPS(grid, INDEX, at, k, step)                                                  \
     do {                                                                                      \
         __m512i r_[4];                                                                        \
         UNROLL for (int q_ = 0; q_ < 4; q_++) {                                               \
             const int p_ = 4 * q_;                                                            \
-            r_[q_] = _mm512_set_epi32(                                                        \
-                (int)grid[INDEX(at, k, p_ + 51)], (int)grid[INDEX(at, k, p_ + 50)],           \
-                (int)grid[INDEX(at, k, p_ + 49)], (int)grid[INDEX(at, k, p_ + 48)],           \
-                (int)grid[INDEX(at, k, p_ + 35)], (int)grid[INDEX(at, k, p_ + 34)],           \
-                (int)grid[INDEX(at, k, p_ + 33)], (int)grid[INDEX(at, k, p_ + 32)],           \
-                (int)grid[INDEX(at, k, p_ + 19)], (int)grid[INDEX(at, k, p_ + 18)],           \
-                (int)grid[INDEX(at, k, p_ + 17)], (int)grid[INDEX(at, k, p_ + 16)],           \
-                (int)grid[INDEX(at, k, p_ + 3)], (int)grid[INDEX(at, k, p_ + 2)],             \
-                (int)grid[INDEX(at, k, p_ + 1)], (int)grid[INDEX(at, k, p_)]);                \
+            r_[q_] = _mm512_set_epi64(                                                        \
+                GRID_PAIR(grid, INDEX, at, k, p_ + 50), GRID_PAIR(grid, INDEX, at, k, p_ + 48), \
+                GRID_PAIR(grid, INDEX, at, k, p_ + 34), GRID_PAIR(grid, INDEX, at, k, p_ + 32), \
+                GRID_PAIR(grid, INDEX, at, k, p_ + 18), GRID_PAIR(grid, INDEX, at, k, p_ + 16), \
+                GRID_PAIR(grid, INDEX, at, k, p_ + 2), GRID_PAIR(grid, INDEX, at, k, p_));      \
         }                                                                                     \
         transpose_steps(r_, step);                                                            \
     } while (0)
