@@ -116,9 +116,6 @@ AVX512 INLINE void transpose_steps(const __m512i r[4], __m512i step[4]) {
         transpose_steps(r_, step);                                                            \
     } while (0)
 
-/* the index of point p of each format (layouts below) */
-INLINE unsigned index_iq2_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + 8 * (p / 4) + p % 4]; }
-INLINE unsigned index_iq2_xs(const uint8_t *w, int k, int p) { (void)k; return lq_load_u16(w + 2 + 2 * p) & 511u; }
 /* iq2_s, iq3_s: the low index bytes and the high bits as one 64-bit word
  * (bits 2 p or p: the qh bytes in order) */
 typedef struct split_indices {
@@ -131,6 +128,9 @@ INLINE unsigned bits_at8(uint64_t v, int shift, unsigned mask) {
     return (unsigned)((shift >= 8 ? v >> (shift - 8) : v << (8 - shift)) & (uint64_t)(mask << 8));
 }
 
+/* the index of point p of each format (layouts below) */
+INLINE unsigned index_iq2_xxs(const uint8_t *w, int k, int p) { (void)k; return w[2 + 8 * (p / 4) + p % 4]; }
+INLINE unsigned index_iq2_xs(const uint8_t *w, int k, int p) { (void)k; return lq_load_u16(w + 2 + 2 * p) & 511u; }
 INLINE unsigned index_iq2_s(split_indices at, int stride, int p) {
     return at.low[stride * (p / 4) + p % 4] | bits_at8(at.high, 2 * p, 3u);
 }
@@ -139,9 +139,23 @@ INLINE unsigned index_iq3_s(split_indices at, int k, int p) {
     (void)k;
     return at.low[p] | bits_at8(at.high, p, 1u);
 }
-INLINE unsigned index_iq1_s(const uint8_t *w, int k, int p) {
+/* iq1_s: the low bytes `stride` apart a block of 4 points, the 8 words of
+ * 3 high bits per point as two 64-bit words */
+typedef struct iq1s_indices {
+    const uint8_t *low;
+    uint64_t high[2];
+} iq1s_indices;
+
+INLINE unsigned index_iq1_s(iq1s_indices at, int k, int p) {
+    const int block = p / 4;
     (void)k;
-    return w[2 + p] | ((lq_load_u16(w + 34 + 2 * (p / 4)) >> (3 * (p % 4))) & 7u) << 8;
+    return at.low[p] | bits_at8(at.high[block / 4], 16 * (block % 4) + 3 * (p % 4), 7u);
+}
+/* low byte of point i of a block at 4 i + k (at.low = block 0 + k) */
+INLINE unsigned index_iq1_s_r4(iq1s_indices at, int k, int p) {
+    const int block = p / 4;
+    (void)k;
+    return at.low[24 * block + 4 * (p % 4)] | bits_at8(at.high[block / 4], 16 * (block % 4) + 3 * (p % 4), 7u);
 }
 INLINE unsigned index_iq1_m(const uint8_t *w, int k, int p) {
     (void)k;
@@ -158,10 +172,6 @@ INLINE unsigned index_iq3_s_r4(split_indices at, int k, int p) {
     const int e = p % 8;
     (void)k;
     return at.low[32 * (p / 8) + 8 * (e % 4) + 4 * (e / 4)] | bits_at8(at.high, p, 1u);
-}
-INLINE unsigned index_iq1_s_r4(const uint8_t *b, int k, int p) {
-    const uint8_t *blk = b + 24 * (p / 4);
-    return blk[4 * (p % 4) + k] | ((lq_load_u16(blk + 16 + 2 * k) >> (3 * (p % 4))) & 7u) << 8;
 }
 INLINE unsigned index_iq1_m_r4(const uint8_t *b, int k, int p) {
     const uint8_t *blk = b + 28 * (p / 4);
@@ -369,7 +379,8 @@ AVX512 INLINE void iq1_s_finish(__m128i qh, float d, chunk_regs *out) {
 AVX512 INLINE void regs_iq1_s(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 50;
     const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 34));
-    GRID8_STEPS(lq_iq1s_grid, index_iq1_s, w, 0, out->step);
+    const iq1s_indices at = {w + 2, {lq_load_u64(w + 34), lq_load_u64(w + 42)}};
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_s, at, 0, out->step);
     iq1_s_finish(qh, f16_at(w), out);
 }
 
@@ -598,7 +609,8 @@ AVX512 INLINE void regs_iq1_s_r4(const uint8_t *group, int64_t chunk, int k, chu
                                       (short)lq_load_u16(h + 72), (short)lq_load_u16(h + 96),
                                       (short)lq_load_u16(h + 120), (short)lq_load_u16(h + 144),
                                       (short)lq_load_u16(h + 168));
-    GRID8_STEPS(lq_iq1s_grid, index_iq1_s_r4, b, k, out->step);
+    const iq1s_indices at = {b + k, {(uint64_t)_mm_cvtsi128_si64(qh), (uint64_t)_mm_extract_epi64(qh, 1)}};
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_s_r4, at, k, out->step);
     iq1_s_finish(qh, f16_at(group + 2 * k), out);
 }
 
