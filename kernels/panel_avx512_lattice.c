@@ -157,9 +157,10 @@ INLINE unsigned index_iq1_s_r4(iq1s_indices at, int k, int p) {
     (void)k;
     return at.low[24 * block + 4 * (p % 4)] | bits_at8(at.high[block / 4], 16 * (block % 4) + 3 * (p % 4), 7u);
 }
-INLINE unsigned index_iq1_m(const uint8_t *w, int k, int p) {
+/* iq1_m: nibble p of the 16 qh bytes (as two 64-bit words) */
+INLINE unsigned index_iq1_m(iq1s_indices at, int k, int p) {
     (void)k;
-    return w[p] | ((w[32 + p / 2] >> (4 * (p % 2))) & 7u) << 8;
+    return at.low[p] | bits_at8(at.high[p / 16], 4 * (p % 16), 7u);
 }
 INLINE unsigned index_iq2_xxs_r4(const uint8_t *b, int k, int p) { return b[136 + 16 * (p / 4) + 4 * k + p % 4]; }
 INLINE unsigned index_iq3_xxs_r4(const uint8_t *b, int k, int p) { return b[136 + 32 * (p / 8) + 8 * k + p % 8]; }
@@ -173,10 +174,10 @@ INLINE unsigned index_iq3_s_r4(split_indices at, int k, int p) {
     (void)k;
     return at.low[32 * (p / 8) + 8 * (e % 4) + 4 * (e / 4)] | bits_at8(at.high, p, 1u);
 }
-INLINE unsigned index_iq1_m_r4(const uint8_t *b, int k, int p) {
-    const uint8_t *blk = b + 28 * (p / 4);
-    const int i = p % 4;
-    return blk[4 * i + k] | ((blk[16 + 4 * (i / 2) + k] >> (4 * (i % 2))) & 7u) << 8;
+/* low byte of point i of a block at 4 i + k (at.low = block 0 + k) */
+INLINE unsigned index_iq1_m_r4(iq1s_indices at, int k, int p) {
+    (void)k;
+    return at.low[28 * (p / 4) + 4 * (p % 4)] | bits_at8(at.high[p / 16], 4 * (p % 16), 7u);
 }
 
 /* The 32 sign bytes of a chunk (byte p: weights 8 p .. 8 p + 7) applied to
@@ -403,7 +404,8 @@ AVX512 INLINE void iq1_m_shifts(__m128i qh, __m512i step[4]) {
 AVX512 INLINE void regs_iq1_m(const uint8_t *row, int64_t chunk, chunk_regs *out) {
     const uint8_t *w = row + chunk * 56;
     const __m128i qh = _mm_loadu_si128((const __m128i *)(const void *)(w + 32));
-    GRID8_STEPS(lq_iq1s_grid, index_iq1_m, w, 0, out->step);
+    const iq1s_indices at = {w, {lq_load_u64(w + 32), lq_load_u64(w + 40)}};
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_m, at, 0, out->step);
     iq1_m_shifts(qh, out->step);
     const uint64_t sc = (uint64_t)lq_load_u32(w + 48) | (uint64_t)lq_load_u32(w + 52) << 32;
     const uint16_t dbits = (uint16_t)((sc >> 12 & 0xf) | (sc >> 24 & 0xf0) | (sc >> 36 & 0xf00) |
@@ -628,8 +630,10 @@ AVX512 INLINE void regs_iq1_m_r4(const uint8_t *group, int64_t chunk, int k, chu
         (const void *)b, 1);
     const __m512i sc4 = _mm512_i32gather_epi32(
         _mm512_setr_epi32(24, 52, 80, 108, 136, 164, 192, 220, 0, 0, 0, 0, 0, 0, 0, 0), (const void *)b, 1);
-    GRID8_STEPS(lq_iq1s_grid, index_iq1_m_r4, b, k, out->step);
-    iq1_m_shifts(row_bytes16(qh4, k), out->step);
+    const __m128i qh = row_bytes16(qh4, k);
+    const iq1s_indices at = {b + k, {(uint64_t)_mm_cvtsi128_si64(qh), (uint64_t)_mm_extract_epi64(qh, 1)}};
+    GRID8_STEPS(lq_iq1s_grid, index_iq1_m_r4, at, k, out->step);
+    iq1_m_shifts(qh, out->step);
     /* group 2 ib + h: nibble h of scale byte ib */
     const __m512i l = nibbles16((uint64_t)_mm_cvtsi128_si64(row_bytes16(sc4, k)));
     out->scale = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(f16_at(group + 2 * k)), _mm512_cvtepi32_ps(l)),
