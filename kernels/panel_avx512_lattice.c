@@ -2,9 +2,10 @@
  * AVX-512 decoders of the lattice i-quants (iq2_xxs, iq2_xs, iq2_s,
  * iq3_xxs, iq3_s, iq1_s, iq1_m), the Bitnet types (iq1_bn, iq2_bn) and the
  * group decoders of their interleaved forms (iq2_xxs_r4 .. iq3_s_r4,
- * iq2_bn_r4), each with a fused one-vector product. The scalar decoders of
- * panel_decode_lattice.c are the specification; an interleaved form's
- * layout is in libquant/interleaved_iquants.c / interleaved_legacy.c.
+ * iq2_bn_r4) and of iq1_s_r4, iq1_m_r4 (formats of their own), each with a
+ * fused one-vector product. The scalar decoders of panel_decode_lattice.c
+ * are the specification; an interleaved form's layout is in
+ * libquant/interleaved_iquants.c, interleaved_legacy.c, lattice_iq1_r4.c.
  *
  * A chunk is decoded into registers (chunk_regs: the four lane-order steps
  * and the 16 scales), which the panel decoders store and the GEMVs multiply
