@@ -65,6 +65,8 @@ typedef struct panel_plan {
     lq_panel_group_decode_fn group_decode; /* an interleaved group's full
                                               chunks straight from its layout */
     lq_group_gemv_fn group_gemv;     /* one vector, group decode fused */
+    lq_panel_gemv_fn groups_gemv;    /* one vector over whole groups, the
+                                        type's own (its decoder inlined) */
     lq_tile_kernel tile;
     int64_t chunks;                  /* per row */
 } panel_plan;
@@ -165,12 +167,28 @@ static int make_plan(int wtype, int64_t ncols, lq_simd_level level, plan *p) {
                 if (!p->panel.group_gemv)
                     p->panel.group_gemv = lq_group_gemv_for(level, packed_type);
             }
+            /* an interleaved type's own product over whole groups (the
+             * lattice forms: their decoders inlined) */
+            if (p->panel.group_decode)
+                p->panel.groups_gemv = lq_panel_gemv_simd(wtype, level);
         }
         /* an interleaved type without a group GEMV unpacks each group and
          * runs its base type's fused GEMV on the rows */
         if (ncols % LQ_PANEL_K == 0 && !p->panel.group_gemv)
             p->panel.gemv = lq_panel_gemv_simd(packed_type, level);
         p->panel.tile = lq_tile_kernel_for(level, packed_type);
+        p->panel.chunks = lq_panel_chunks(ncols);
+    }
+    const lq_panel_own_group *own = p->panel.decoder ? NULL : lq_panel_own_group_find(wtype);
+    if (own) {
+        /* decoded a group at a time straight from its layout */
+        lq_panel_group_decode_fn simd =
+            ncols % LQ_PANEL_K == 0 ? lq_panel_group_decode_simd(wtype, level) : NULL;
+        p->panel.decoder = &own->decoder;
+        p->panel.group_decode = simd ? simd : own->group;
+        p->panel.group_gemv = lq_group_gemv_for(level, wtype);
+        p->panel.groups_gemv = simd ? lq_panel_gemv_simd(wtype, level) : NULL;
+        p->panel.tile = lq_tile_kernel_for(level, wtype);
         p->panel.chunks = lq_panel_chunks(ncols);
     }
     return LQ_OK;
@@ -567,6 +585,14 @@ static void unpacked_gemv(const matmul_job *job, int ithread, int nthreads) {
 static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const matmul_job *job = arg;
     const plan *p = job->p;
+    if (job->n == 1 && p->panel.groups_gemv) {
+        int64_t begin, end;
+        split_range(job->nrows / p->info->interleave, ithread, nthreads, &begin, &end);
+        p->panel.groups_gemv(job->w + begin * p->group_bytes, p->group_bytes, end - begin,
+                             p->panel.chunks, job->ctx->act, p->panel.decoder->has_offset,
+                             job->y + begin * p->info->interleave);
+        return;
+    }
     if (job->n == 1 && p->panel.group_gemv) {
         int64_t begin, end;
         split_range(job->nrows / p->info->interleave, ithread, nthreads, &begin, &end);

@@ -93,6 +93,18 @@ int lq_panel_unpacked_type(int type);
  * tests); LQ_OK or LQ_ERR_UNSUPPORTED. */
 int lq_panel_unpack(int type, const void *src, int64_t ngroups, int64_t ncols, void *dst);
 
+/* An interleaved type of a format of its own, with no base type to unpack
+ * into (iq1_s_r4, iq1_m_r4; panel_decode_lattice.c): its scalar group
+ * decoder, which takes any chunk (a short one padded) and writes lane
+ * order; `decoder` gives the type and has_offset (decode is NULL). Its
+ * SIMD group decoders (full chunks) are in the SIMD tables. */
+typedef struct lq_panel_own_group {
+    lq_panel_decoder decoder;
+    void (*group)(const uint8_t *group, int64_t ncols, int64_t chunk, struct lq_panel_chunk *out,
+                  int64_t out_stride);
+} lq_panel_own_group;
+const lq_panel_own_group *lq_panel_own_group_find(int type);
+
 /* The scalar decoder of a type (panel_decode*.c), or NULL. */
 const lq_panel_decoder *lq_panel_decoder_find(int type);
 /* Its SIMD version (lane order) at `level` or below, or NULL. */
@@ -195,6 +207,11 @@ extern const int lq_panel_decoders_avx512_groups_count;
 /* AVX2 group decoders of their interleaved types (panel_avx2_groups.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_groups[];
 extern const int lq_panel_decoders_avx2_groups_count;
+/* AVX-512 decoders of the lattice i-quants, Bitnet and their interleaved
+ * forms (panel_avx512_lattice.c); an interleaved entry's gemv runs over
+ * whole groups (`rows` are groups, y[4 g + k]) */
+extern const lq_panel_simd_decoder lq_panel_decoders_avx512_lattice[];
+extern const int lq_panel_decoders_avx512_lattice_count;
 /* AVX2 decoders of the lattice i-quants and Bitnet (panel_avx2_lattice.c) */
 extern const lq_panel_simd_decoder lq_panel_decoders_avx2_lattice[];
 extern const int lq_panel_decoders_avx2_lattice_count;

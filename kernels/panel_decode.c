@@ -350,6 +350,7 @@ static const simd_table simd_tables[] = {
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_trellis, &lq_panel_decoders_avx512_trellis_count},
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_groups, &lq_panel_decoders_avx512_groups_count},
     {LQ_SIMD_AVX512, lq_panel_decoders_avx512_q8, &lq_panel_decoders_avx512_q8_count},
+    {LQ_SIMD_AVX512, lq_panel_decoders_avx512_lattice, &lq_panel_decoders_avx512_lattice_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_trellis, &lq_panel_decoders_avx2_trellis_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_legacy, &lq_panel_decoders_avx2_legacy_count},
     {LQ_SIMD_AVX2, lq_panel_decoders_avx2_kquants, &lq_panel_decoders_avx2_kquants_count},

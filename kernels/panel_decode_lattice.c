@@ -223,6 +223,76 @@ static void decode_iq2_bn(const uint8_t *row, int64_t chunk, int count, lq_panel
     lq_panel_pad_chunk(count, out);
 }
 
+/* ---- iq1_s_r4, iq1_m_r4: formats of their own (libquant/lattice_iq1_r4.c),
+ * decoded a group of 4 rows at a time ------------------------------------- */
+
+enum { R4_ROWS = 4, R4_BLOCK = 32 };
+
+/* the weights of chunk `chunk` in the group's blocks of 32 */
+static int r4_blocks(int64_t ncols, int64_t chunk) {
+    const int64_t left = ncols - chunk * LQ_PANEL_K;
+    return (int)((left < LQ_PANEL_K ? left : LQ_PANEL_K) / R4_BLOCK);
+}
+
+/* d[4], then per 32 columns 24 bytes: qs[4 point + row], per row a u16 of
+ * 3 high index bits per point, a 3-bit scale l << 12 and the negative
+ * shift << 15; weight = d (2 l + 1) (coordinate + shift) */
+static void group_iq1_s_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                           lq_panel_chunk *out, int64_t out_stride) {
+    const int blocks = r4_blocks(ncols, chunk);
+    for (int k = 0; k < R4_ROWS; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const float d = half_at(group + 2 * k);
+        for (int ib = 0; ib < blocks; ib++) {
+            const uint8_t *b = group + 2 * R4_ROWS + (chunk * (LQ_PANEL_K / R4_BLOCK) + ib) * 24;
+            const unsigned h = lq_load_u16(b + 16 + 2 * k);
+            for (int i = 0; i < 4; i++)
+                iq1_levels(b[4 * i + k] | ((h >> (3 * i)) & 7) << 8, (h & 0x8000u) != 0,
+                           o->level + 32 * ib + 8 * i);
+            set_scales(o, 2 * ib, 32, d * (float)(2 * ((h >> 12) & 7) + 1) * 0.125f);
+        }
+        lq_panel_pad_chunk(blocks * R4_BLOCK, o);
+        lq_panel_lane_order(o->level);
+    }
+}
+
+/* d[4], then per 32 columns 28 bytes: qs[4 point + row], qh[4 half + row]
+ * (per point a nibble: 3 high index bits, the negative shift), per row a
+ * byte of two 4-bit scales l; weight = d l (coordinate + shift) */
+static void group_iq1_m_r4(const uint8_t *group, int64_t ncols, int64_t chunk,
+                           lq_panel_chunk *out, int64_t out_stride) {
+    const int blocks = r4_blocks(ncols, chunk);
+    for (int k = 0; k < R4_ROWS; k++) {
+        lq_panel_chunk *o = &out[k * out_stride];
+        const float d = half_at(group + 2 * k);
+        for (int ib = 0; ib < blocks; ib++) {
+            const uint8_t *b = group + 2 * R4_ROWS + (chunk * (LQ_PANEL_K / R4_BLOCK) + ib) * 28;
+            const unsigned sc = b[24 + k];
+            for (int half = 0; half < 2; half++) {
+                const unsigned h = b[16 + 4 * half + k];
+                for (int g = 0; g < 2; g++)
+                    iq1_levels(b[4 * (2 * half + g) + k] | ((h >> (4 * g)) & 7) << 8,
+                               (h >> (4 * g + 3)) & 1, o->level + 32 * ib + 16 * half + 8 * g);
+                set_scales(o, 2 * ib + half, 16, d * (float)(half ? sc >> 4 : sc & 15) * 0.125f);
+            }
+        }
+        lq_panel_pad_chunk(blocks * R4_BLOCK, o);
+        lq_panel_lane_order(o->level);
+    }
+}
+
+static const lq_panel_own_group own_groups[] = {
+    {{LQ_TYPE_IQ1_S_R4, false, NULL}, group_iq1_s_r4},
+    {{LQ_TYPE_IQ1_M_R4, false, NULL}, group_iq1_m_r4},
+};
+
+const lq_panel_own_group *lq_panel_own_group_find(int type) {
+    for (size_t i = 0; i < sizeof own_groups / sizeof own_groups[0]; i++)
+        if (own_groups[i].decoder.type == type)
+            return &own_groups[i];
+    return NULL;
+}
+
 const lq_panel_decoder lq_panel_decoders_lattice[] = {
     {LQ_TYPE_IQ1_S, false, decode_iq1_s},     {LQ_TYPE_IQ1_M, false, decode_iq1_m},
     {LQ_TYPE_IQ2_XXS, false, decode_iq2_xxs}, {LQ_TYPE_IQ2_XS, false, decode_iq2_xs},

@@ -384,7 +384,9 @@ START_TEST(test_panel_decoders) {
     lq_simd_level level;
     const lq_panel_simd_decoder *d = lq_panel_simd_decoder_at(simd_decoder_cases[_i], &level);
     const lq_type_info *info = lq_type_get(d->type);
-    const int base = d->group ? lq_panel_unpacked_type(d->type) : d->type;
+    /* a format of its own (no base type) against its scalar group decoder */
+    const lq_panel_own_group *own = d->group ? lq_panel_own_group_find(d->type) : NULL;
+    const int base = own ? d->type : d->group ? lq_panel_unpacked_type(d->type) : d->type;
     const int64_t rows = 2 * info->interleave, cols = 4 * LQ_PANEL_K, chunks = 4;
     tu_rng rng = {0xdec0de00u + (uint64_t)d->type};
     void *w = random_weights(d->type, rows, cols, &rng);
@@ -392,7 +394,9 @@ START_TEST(test_panel_decoders) {
     const int64_t size = lq_tensor_size(d->type, rows, cols);
     const int64_t base_size = lq_tensor_size(base, rows, cols), base_row = lq_row_size(base, cols);
     uint8_t *base_rows = xmalloc((size_t)base_size);
-    if (d->group)
+    if (own)
+        memcpy(base_rows, w, (size_t)size);
+    else if (d->group)
         ck_assert_int_eq(lq_panel_unpack(d->type, w, rows / info->interleave, cols, base_rows),
                          LQ_OK);
     else
@@ -400,9 +404,16 @@ START_TEST(test_panel_decoders) {
     lq_panel_chunk *want = aligned_alloc(64, (size_t)(rows * chunks) * sizeof *want);
     lq_panel_chunk *got = aligned_alloc(64, (size_t)(rows * chunks) * sizeof *got);
     ck_assert(want && got);
-    const lq_panel_decoder *scalar = lq_panel_decoder_find(base);
+    const lq_panel_decoder *scalar = own ? &own->decoder : lq_panel_decoder_find(base);
     ck_assert_ptr_nonnull(scalar);
-    for (int64_t r = 0; r < rows; r++)
+    if (own) {
+        const int64_t group_bytes = size / (rows / info->interleave);
+        for (int64_t g = 0; g < rows / info->interleave; g++)
+            for (int64_t c = 0; c < chunks; c++)
+                own->group((const uint8_t *)w + g * group_bytes, cols, c,
+                           &want[g * info->interleave * chunks + c], chunks);
+    }
+    for (int64_t r = 0; r < rows && !own; r++)
         for (int64_t c = 0; c < chunks; c++) {
             scalar->decode(base_rows + r * base_row, c, LQ_PANEL_K, &want[r * chunks + c]);
             lq_panel_lane_order(want[r * chunks + c].level);
