@@ -436,7 +436,7 @@ static void bf16_decoded_multiply(void *arg, int ithread, int nthreads) {
 
 /* ---- the packed path ----------------------------------------------------- */
 
-enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
+enum { PANEL_BUDGET = 384 * 1024 }; /* decoded rows kept per thread (a third of L2) */
 enum { VEC_TILE = LQ_TILE_VECS };
 
 /* Rows decoded at a time: one tile's worth when few vectors reuse them,
