@@ -94,10 +94,11 @@ void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
 
 /* ---- a block of rows against every vector ----------------------------- */
 
-/* Without the weights' group sums in registers (they are computed once per
- * block, not once per tile) a 4 x 3 tile's int32 and float sums, the
- * activations and a row's levels fit in 32 registers; a 4 x 4 would spill. */
-enum { BLOCK_ROWS = 4, BLOCK_VECS = 4 };
+/* Without the weights' group sums in registers (computed once per block,
+ * not once per tile) a 3 x 4 tile's int32 and float sums, the activations
+ * and a row's levels fit in 32 registers (a 4 x 4 spills); each row chunk
+ * loaded from L2 still serves four vectors. */
+enum { BLOCK_ROWS = 3, BLOCK_VECS = 4 };
 
 /* Minus each row chunk's level sums per 16-group (what the activations'
  * bias of 128 adds), so the int32 sums start there and end exact. */
@@ -163,7 +164,6 @@ AVX512 INLINE void block_tile(const lq_panel_chunk *w, const __m512i *neg_sums, 
 BLOCK_TILE(1, 1) BLOCK_TILE(1, 2) BLOCK_TILE(1, 3) BLOCK_TILE(1, 4)
 BLOCK_TILE(2, 1) BLOCK_TILE(2, 2) BLOCK_TILE(2, 3) BLOCK_TILE(2, 4)
 BLOCK_TILE(3, 1) BLOCK_TILE(3, 2) BLOCK_TILE(3, 3) BLOCK_TILE(3, 4)
-BLOCK_TILE(4, 1) BLOCK_TILE(4, 2) BLOCK_TILE(4, 3) BLOCK_TILE(4, 4)
 
 typedef void (*block_tile_fn)(const lq_panel_chunk *, const __m512i *, int64_t,
                               const lq_act_chunk *, bool, float *, int64_t);
@@ -171,7 +171,6 @@ static const block_tile_fn block_tiles[BLOCK_ROWS][BLOCK_VECS] = {
     {block_tile_1x1, block_tile_1x2, block_tile_1x3, block_tile_1x4},
     {block_tile_2x1, block_tile_2x2, block_tile_2x3, block_tile_2x4},
     {block_tile_3x1, block_tile_3x2, block_tile_3x3, block_tile_3x4},
-    {block_tile_4x1, block_tile_4x2, block_tile_4x3, block_tile_4x4},
 };
 
 /* Vectors outer, rows inner: a tile's activations stay in L1 while the
