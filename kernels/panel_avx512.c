@@ -95,10 +95,10 @@ void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
 /* ---- a block of rows against every vector ----------------------------- */
 
 /* Without the weights' group sums in registers (computed once per block,
- * not once per tile) a 3 x 4 tile's int32 and float sums, the activations
+ * not once per tile) a 2 x 6 tile's int32 and float sums, the activations
  * and a row's levels fit in 32 registers (a 4 x 4 spills); each row chunk
- * loaded from L2 still serves four vectors. */
-enum { BLOCK_ROWS = 3, BLOCK_VECS = 4 };
+ * loaded from L2 serves six vectors, whose activations stay in L1. */
+enum { BLOCK_ROWS = 2, BLOCK_VECS = 6 };
 
 /* Minus each row chunk's level sums per 16-group (what the activations'
  * bias of 128 adds), so the int32 sums start there and end exact. */
@@ -161,16 +161,14 @@ AVX512 INLINE void block_tile(const lq_panel_chunk *w, const __m512i *neg_sums, 
                                             float *y, int64_t ys) {                        \
         block_tile(w, sums, nc, a, off, y, ys, R, V);                                      \
     }
-BLOCK_TILE(1, 1) BLOCK_TILE(1, 2) BLOCK_TILE(1, 3) BLOCK_TILE(1, 4)
-BLOCK_TILE(2, 1) BLOCK_TILE(2, 2) BLOCK_TILE(2, 3) BLOCK_TILE(2, 4)
-BLOCK_TILE(3, 1) BLOCK_TILE(3, 2) BLOCK_TILE(3, 3) BLOCK_TILE(3, 4)
+BLOCK_TILE(1, 1) BLOCK_TILE(1, 2) BLOCK_TILE(1, 3) BLOCK_TILE(1, 4) BLOCK_TILE(1, 5) BLOCK_TILE(1, 6)
+BLOCK_TILE(2, 1) BLOCK_TILE(2, 2) BLOCK_TILE(2, 3) BLOCK_TILE(2, 4) BLOCK_TILE(2, 5) BLOCK_TILE(2, 6)
 
 typedef void (*block_tile_fn)(const lq_panel_chunk *, const __m512i *, int64_t,
                               const lq_act_chunk *, bool, float *, int64_t);
 static const block_tile_fn block_tiles[BLOCK_ROWS][BLOCK_VECS] = {
-    {block_tile_1x1, block_tile_1x2, block_tile_1x3, block_tile_1x4},
-    {block_tile_2x1, block_tile_2x2, block_tile_2x3, block_tile_2x4},
-    {block_tile_3x1, block_tile_3x2, block_tile_3x3, block_tile_3x4},
+    {block_tile_1x1, block_tile_1x2, block_tile_1x3, block_tile_1x4, block_tile_1x5, block_tile_1x6},
+    {block_tile_2x1, block_tile_2x2, block_tile_2x3, block_tile_2x4, block_tile_2x5, block_tile_2x6},
 };
 
 /* Vectors outer, rows inner: a tile's activations stay in L1 while the
