@@ -483,7 +483,7 @@ static void bf16_decoded_multiply(void *arg, int ithread, int nthreads) {
 
 /* ---- the packed path ----------------------------------------------------- */
 
-enum { PANEL_BUDGET = 192 * 1024 }; /* decoded rows kept per thread (L2) */
+enum { PANEL_BUDGET = 384 * 1024 }; /* decoded rows kept per thread (a third of L2) */
 enum { VEC_TILE = LQ_TILE_VECS };
 
 /* Rows decoded at a time: one tile's worth when few vectors reuse them,
@@ -502,6 +502,8 @@ static size_t panel_scratch_bytes(const plan *p, int64_t n) {
     size_t bytes = (size_t)(rows * p->panel.chunks) * sizeof(lq_panel_chunk);
     if (p->source == ROWS_UNPACKED && !p->panel.group_decode)
         bytes += round_up((size_t)(rows * p->row_bytes));
+    if (p->panel.tile.block)
+        bytes += round_up(LQ_BLOCK_SCRATCH(rows, p->panel.chunks));
     return bytes;
 }
 
@@ -550,10 +552,15 @@ static void decode_rows(const matmul_job *job, int64_t row, int64_t count, uint8
 
 /* Every vector against the decoded rows [row, row + count). */
 static void multiply_panel(const matmul_job *job, int64_t row, int64_t count,
-                           const lq_panel_chunk *panel) {
+                           const lq_panel_chunk *panel, void *block_scratch) {
     const plan *p = job->p;
     const int64_t chunks = p->panel.chunks;
     const lq_act_chunk *act = job->ctx->act;
+    if (p->panel.tile.block) {
+        p->panel.tile.block(panel, count, chunks, act, job->n, p->panel.decoder->has_offset,
+                            job->y + row, job->nrows, block_scratch);
+        return;
+    }
     for (int64_t v0 = 0; v0 < job->n; v0 += VEC_TILE) {
         const int nv = job->n - v0 < VEC_TILE ? (int)(job->n - v0) : VEC_TILE;
         for (int64_t r0 = 0; r0 < count; r0 += LQ_TILE_ROWS) {
@@ -616,12 +623,15 @@ static void multiply_rows_packed(void *arg, int ithread, int nthreads) {
     const int64_t interleave = p->info->interleave, block = panel_block_rows(p, job->n);
     lq_panel_chunk *panel = job->ctx->scratch[ithread];
     uint8_t *unpacked = (uint8_t *)panel + block * p->panel.chunks * (int64_t)sizeof(lq_panel_chunk);
+    uint8_t *block_scratch = unpacked;
+    if (p->source == ROWS_UNPACKED && !p->panel.group_decode)
+        block_scratch += round_up((size_t)(block * p->row_bytes));
     int64_t begin, end;
     split_range(job->nrows / interleave, ithread, nthreads, &begin, &end);
     for (int64_t row = begin * interleave; row < end * interleave; row += block) {
         const int64_t count = end * interleave - row < block ? end * interleave - row : block;
         decode_rows(job, row, count, unpacked, panel);
-        multiply_panel(job, row, count, panel);
+        multiply_panel(job, row, count, panel, block_scratch);
     }
 }
 

@@ -130,8 +130,17 @@ typedef void (*lq_tile_fn)(const lq_panel_chunk *w, int64_t w_stride, int nr,
                            const lq_act_chunk *a, int64_t a_stride, int nv,
                            int64_t nchunks, bool has_offset, float *y, int64_t y_stride);
 
+/* Every vector (n of them, a + v * nchunks) against a block of decoded rows
+ * (w + r * nchunks), into y[v * y_stride + r], with the tile's arithmetic;
+ * `scratch` holds LQ_BLOCK_SCRATCH(rows, nchunks) bytes, 64-aligned. */
+typedef void (*lq_tile_block_fn)(const lq_panel_chunk *w, int64_t rows, int64_t nchunks,
+                                 const lq_act_chunk *a, int64_t n, bool has_offset, float *y,
+                                 int64_t y_stride, void *scratch);
+#define LQ_BLOCK_SCRATCH(rows, nchunks) ((size_t)((rows) * (nchunks)) * 64u)
+
 typedef struct lq_tile_kernel {
     lq_tile_fn run;
+    lq_tile_block_fn block; /* NULL: the driver runs the tiles itself */
 } lq_tile_kernel;
 
 lq_tile_kernel lq_tile_kernel_at(lq_simd_level level);
@@ -148,6 +157,9 @@ lq_tile_fn lq_tile_avx2_for(int type);
 void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
                     int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
                     int64_t y_stride);
+void lq_tile_block_avx512(const lq_panel_chunk *w, int64_t rows, int64_t nchunks,
+                          const lq_act_chunk *a, int64_t n, bool has_offset, float *y,
+                          int64_t y_stride, void *scratch);
 void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_act_chunk *a,
                     int64_t a_stride, int nv, int64_t nchunks, bool has_offset, float *y,
                     int64_t y_stride);

@@ -93,6 +93,103 @@ void lq_tile_avx512(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
     tiles[nr - 1][nv - 1](w, w_stride, a, a_stride, nchunks, has_offset, y, y_stride);
 }
 
+/* ---- a block of rows against every vector ----------------------------- */
+
+/* Without the weights' group sums in registers (computed once per block,
+ * not once per tile) a 2 x 6 tile's int32 and float sums, the activations
+ * and a row's levels fit in 32 registers (a 4 x 4 spills); each row chunk
+ * loaded from L2 serves six vectors, whose activations stay in L1. */
+enum { BLOCK_ROWS = 2, BLOCK_VECS = 6 };
+
+/* Minus each row chunk's level sums per 16-group (what the activations'
+ * bias of 128 adds), so the int32 sums start there and end exact. */
+AVX512 static void negated_level_sums(const lq_panel_chunk *w, int64_t count, __m512i *out) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    for (int64_t i = 0; i < count; i++) {
+        __m512i wsum = _mm512_setzero_si512();
+        for (int s = 0; s < 4; s++)
+            wsum = _mm512_dpbusd_epi32(wsum, bias,
+                                       _mm512_load_si512((const void *)(w[i].level + 64 * s)));
+        out[i] = _mm512_sub_epi32(_mm512_setzero_si512(), wsum);
+    }
+}
+
+AVX512 INLINE void block_tile(const lq_panel_chunk *w, const __m512i *neg_sums, int64_t nchunks,
+                              const lq_act_chunk *a, bool has_offset, float *y,
+                              int64_t y_stride, const int nr, const int nv) {
+    __m512 sum[BLOCK_ROWS][BLOCK_VECS];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < nv; v++)
+            sum[r][v] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nchunks; c++) {
+        __m512i isum[BLOCK_ROWS][BLOCK_VECS];
+        for (int r = 0; r < nr; r++)
+            for (int v = 0; v < nv; v++)
+                isum[r][v] = neg_sums[r * nchunks + c];
+        for (int s = 0; s < 4; s++) {
+            __m512i act[BLOCK_VECS];
+            for (int v = 0; v < nv; v++)
+                act[v] = _mm512_load_si512((const void *)(a[v * nchunks + c].biased + 64 * s));
+            for (int r = 0; r < nr; r++) {
+                const __m512i lv =
+                    _mm512_load_si512((const void *)(w[r * nchunks + c].level + 64 * s));
+                for (int v = 0; v < nv; v++)
+                    isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], act[v], lv);
+            }
+        }
+        for (int r = 0; r < nr; r++) {
+            const lq_panel_chunk *wc = &w[r * nchunks + c];
+            const __m512 scale = _mm512_load_ps(wc->scale);
+            for (int v = 0; v < nv; v++) {
+                const lq_act_chunk *ac = &a[v * nchunks + c];
+                sum[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]),
+                                            _mm512_mul_ps(scale, _mm512_load_ps(ac->d)),
+                                            sum[r][v]);
+                if (has_offset)
+                    sum[r][v] = _mm512_fmadd_ps(_mm512_load_ps(wc->offset),
+                                                _mm512_load_ps(ac->dsum), sum[r][v]);
+            }
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < nr; r++)
+            y[v * y_stride + r] = _mm512_reduce_add_ps(sum[r][v]);
+}
+
+#define BLOCK_TILE(R, V)                                                                   \
+    AVX512 static void block_tile_##R##x##V(const lq_panel_chunk *w, const __m512i *sums,  \
+                                            int64_t nc, const lq_act_chunk *a, bool off,   \
+                                            float *y, int64_t ys) {                        \
+        block_tile(w, sums, nc, a, off, y, ys, R, V);                                      \
+    }
+BLOCK_TILE(1, 1) BLOCK_TILE(1, 2) BLOCK_TILE(1, 3) BLOCK_TILE(1, 4) BLOCK_TILE(1, 5) BLOCK_TILE(1, 6)
+BLOCK_TILE(2, 1) BLOCK_TILE(2, 2) BLOCK_TILE(2, 3) BLOCK_TILE(2, 4) BLOCK_TILE(2, 5) BLOCK_TILE(2, 6)
+
+typedef void (*block_tile_fn)(const lq_panel_chunk *, const __m512i *, int64_t,
+                              const lq_act_chunk *, bool, float *, int64_t);
+static const block_tile_fn block_tiles[BLOCK_ROWS][BLOCK_VECS] = {
+    {block_tile_1x1, block_tile_1x2, block_tile_1x3, block_tile_1x4, block_tile_1x5, block_tile_1x6},
+    {block_tile_2x1, block_tile_2x2, block_tile_2x3, block_tile_2x4, block_tile_2x5, block_tile_2x6},
+};
+
+/* Vectors outer, rows inner: a tile's activations stay in L1 while the
+ * block's rows (sized for L2 by the driver) pass under them. */
+AVX512 void lq_tile_block_avx512(const lq_panel_chunk *w, int64_t rows, int64_t nchunks,
+                                 const lq_act_chunk *a, int64_t n, bool has_offset, float *y,
+                                 int64_t y_stride, void *scratch) {
+    __m512i *neg_sums = scratch;
+    negated_level_sums(w, rows * nchunks, neg_sums);
+    for (int64_t v0 = 0; v0 < n; v0 += BLOCK_VECS) {
+        const int nv = n - v0 < BLOCK_VECS ? (int)(n - v0) : BLOCK_VECS;
+        for (int64_t r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
+            const int nr = rows - r0 < BLOCK_ROWS ? (int)(rows - r0) : BLOCK_ROWS;
+            block_tiles[nr - 1][nv - 1](w + r0 * nchunks, neg_sums + r0 * nchunks, nchunks,
+                                        a + v0 * nchunks, has_offset, y + v0 * y_stride + r0,
+                                        y_stride);
+        }
+    }
+}
+
 enum { MAX_GROUP_ROWS = 16 };
 
 AVX512 void lq_group_gemv_avx512(lq_panel_group_decode_fn decode, const uint8_t *groups,

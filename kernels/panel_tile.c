@@ -39,19 +39,19 @@ void lq_tile_scalar(const lq_panel_chunk *w, int64_t w_stride, int nr, const lq_
 lq_tile_kernel lq_tile_kernel_at(lq_simd_level level) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level >= LQ_SIMD_AVX512)
-        return (lq_tile_kernel){lq_tile_avx512};
+        return (lq_tile_kernel){lq_tile_avx512, lq_tile_block_avx512};
     if (level >= LQ_SIMD_AVX2)
-        return (lq_tile_kernel){lq_tile_avx2};
+        return (lq_tile_kernel){lq_tile_avx2, NULL};
 #else
     (void)level;
 #endif
-    return (lq_tile_kernel){lq_tile_scalar};
+    return (lq_tile_kernel){lq_tile_scalar, NULL};
 }
 
 lq_tile_kernel lq_tile_kernel_for(lq_simd_level level, int type) {
 #if defined(__x86_64__) || defined(__i386__)
     if (level == LQ_SIMD_AVX2)
-        return (lq_tile_kernel){lq_tile_avx2_for(type)};
+        return (lq_tile_kernel){lq_tile_avx2_for(type), NULL};
 #else
     (void)type;
 #endif
