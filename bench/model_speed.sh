@@ -53,6 +53,8 @@ printf '# %s, -p %s -n %s, %s threads, %s runs, median of %s\n' "$(date -u +%Y-%
     "$n_prompt" "$n_gen" "$threads" "$runs" "$repeats"
 printf '%-32s %8s %12s %12s %6s\n' model test ours_tok/s ref_tok/s x
 for model in "$@"; do
+    # absolute, since the reference runs in a scratch directory
+    case $model in /*) ;; *) model=$(pwd)/$model ;; esac
     : >"$work/ours"
     : >"$work/ref"
     i=0

@@ -42,6 +42,8 @@ printf '# %s, %s chunks of 512, %s threads, median of %s\n' "$(date -u +%Y-%m-%d
     "$chunks" "$threads" "$repeats"
 printf '%-32s %10s %10s %6s %10s %10s\n' model ours_tok/s ref_tok/s x ours_ppl ref_ppl
 for model in "$@"; do
+    # absolute, since the reference runs in a scratch directory
+    case $model in /*) ;; *) model=$(pwd)/$model ;; esac
     : >"$work/ours"
     : >"$work/ref"
     i=0

@@ -3,10 +3,14 @@
  * number; workers run it once per generation and the last one to finish
  * wakes the caller.
  *
- * Waiting spins for a short while (SPIN_NS) before it sleeps on a
+ * Waiting spins for a short while (SPIN_NS, 2 ms) before it sleeps on a
  * condition variable: the calls of a forward pass follow each other within
- * microseconds, and a futex wake-up costs tens of them, but a pool left
- * idle must not burn its cores, so past the spin everyone sleeps.
+ * microseconds to a millisecond or two, and waking a sleeping thread costs
+ * tens of microseconds on bare metal but up to a millisecond on a virtual
+ * machine whose idle vCPU was halted (measured: with a 200 us spin, 16
+ * vectors x 4096 x 4096 ran at one thread's speed in half the runs, the
+ * worker asleep at every call); a pool left idle must not burn its cores,
+ * so past the spin everyone sleeps.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +21,7 @@
 
 #include "pool.h"
 
-enum { SPIN_NS = 200 * 1000, SPIN_CHECK = 64 };
+enum { SPIN_NS = 2000 * 1000, SPIN_CHECK = 64 };
 
 typedef struct worker {
     lq_pool *pool;
